@@ -1,0 +1,191 @@
+/*
+ * config: the configuration file (libconfig syntax, contract section 3)
+ * turned into plain, immutable data.  Loading parses, applies defaults,
+ * range-checks every value and checks cross-references and file
+ * readability; every problem is collected as "FILE:LINE: message" so the
+ * operator sees all of them in one run of `mcxproxy -t`.  Building TLS
+ * contexts and sockets from this data is other modules' business.
+ */
+#ifndef MCX_CONFIG_H
+#define MCX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "log.h"
+
+/* Collected configuration errors, one "FILE:LINE: message\n" each. */
+struct errlist {
+	char *text;		/* NUL-terminated; NULL while empty */
+	size_t len;
+	unsigned count;
+};
+
+void	errlist_add(struct errlist *, const char *file, int line,
+	    const char *fmt, ...) LOG_PRINTF(4, 5);
+void	errlist_fini(struct errlist *);
+
+enum listener_role {
+	ROLE_UE,		/* HTTP-1: devices; TLS mandatory */
+	ROLE_TRUSTED,		/* network entities of this domain */
+	ROLE_PARTNER,		/* HTTP-3: partner proxies */
+};
+
+enum client_auth {
+	CLIENT_AUTH_NONE,
+	CLIENT_AUTH_OPTIONAL,
+	CLIENT_AUTH_REQUIRED,
+};
+
+enum identity_policy {		/* X-3GPP-Asserted-Identity from a partner */
+	IDENTITY_STRIP,
+	IDENTITY_PASS,
+	IDENTITY_REJECT,
+};
+
+enum forwarded_mode {		/* client address toward upstreams */
+	FORWARDED_OFF,
+	FORWARDED_XFF,		/* X-Forwarded-For */
+	FORWARDED_RFC7239,	/* Forwarded: for=... */
+	FORWARDED_BOTH,
+};
+
+/* A listener's TLS (server side).  Paths are absolute after loading. */
+struct tls_server_conf {
+	bool enabled;
+	char *certificate;	/* PEM chain, leaf first */
+	char *key;
+	enum client_auth client_auth;
+	char *client_ca;	/* NULL when not set */
+	char *psk;		/* NULL when not set: "identity:hexkey" lines */
+	int line;		/* where the tls group starts */
+};
+
+/* TLS toward an upstream (server or partner proxy). */
+struct tls_client_conf {
+	bool enabled;
+	char *ca;		/* NULL: the system's default trust store */
+	char *server_name;	/* SNI and name to verify; NULL: none sent */
+	char *certificate;	/* client certificate for mutual TLS, or NULL */
+	char *key;
+	int line;
+};
+
+struct target {
+	char *spec;		/* as written, for logs */
+	struct addr addr;
+};
+
+struct listener_conf {
+	enum listener_role role;
+	char *address;		/* as written */
+	struct addr addr;
+	struct tls_server_conf tls;
+	struct cidr *allow;	/* trusted: admitted sources */
+	size_t nallow;
+	int line;
+};
+
+struct pool_conf {
+	unsigned max_idle;	/* idle keep-alive connections kept, per worker */
+	unsigned max_connections; /* open connections at most, per worker */
+};
+
+struct health_conf {
+	char *path;		/* active check path; NULL: passive only */
+	double interval;	/* seconds; also how long a failing target is ejected */
+	unsigned fails;		/* consecutive failures that eject a target */
+};
+
+struct server_conf {
+	char *name;
+	char **hosts;		/* lower-case; "*.suffix" or exact */
+	size_t nhosts;
+	char **paths;		/* path prefixes; none: every path */
+	size_t npaths;
+	struct target *targets;
+	size_t ntargets;
+	struct tls_client_conf tls;
+	struct pool_conf pool;
+	struct health_conf health;
+	int line;
+};
+
+struct partner_conf {
+	char *domain;
+	char **hosts;
+	size_t nhosts;
+	struct target *proxies;
+	size_t nproxies;
+	struct tls_client_conf tls;
+	struct pool_conf pool;
+	enum identity_policy asserted_identity;
+	int line;
+};
+
+struct config {
+	char *file;		/* as given */
+	char *dir;		/* folder relative paths are taken from */
+
+	char *domain;
+	unsigned workers;	/* resolved: never 0 after loading */
+	char *user;		/* NULL: keep the current user */
+	char *group;
+
+	enum log_level log_level;
+	enum log_access_dest access;
+	char *access_path;	/* LOG_ACCESS_FILE only */
+
+	struct {
+		unsigned max_connections;
+		unsigned max_header_bytes;
+		uint64_t max_body_bytes;
+		unsigned max_header_fields;
+	} limits;
+
+	struct {		/* seconds */
+		double tls_handshake;
+		double request_header;
+		double client_idle;
+		double upstream_connect;
+		double upstream_response;
+		double drain;
+	} timeouts;
+
+	struct {
+		enum forwarded_mode forwarded;
+		char *via;	/* pseudonym in Via: "1.1 <via>" */
+	} headers;
+
+	struct listener_conf *listeners;
+	size_t nlisteners;
+
+	bool has_admin;
+	struct addr admin;
+
+	struct server_conf *servers;
+	size_t nservers;
+	struct partner_conf *partners;
+	size_t npartners;
+	char **idm_servers;
+	size_t nidm_servers;
+};
+
+/*
+ * Loads and validates path.  Returns the configuration, or NULL with every
+ * problem appended to errs.  Warnings that do not stop loading are not
+ * errors and are logged.
+ */
+struct config *config_load(const char *path, struct errlist *errs);
+void	config_free(struct config *);
+
+/* Helpers shared with the router and the tests. */
+/* Lower-cases a host and strips a trailing dot and a ":port"; returns
+ * false when the result is not a valid host name or IP literal. */
+bool	config_normalize_host(const char *in, size_t len, char *out, size_t outlen);
+/* True for "name" equal, or "*.suffix" with at least one label before suffix. */
+bool	config_host_match(const char *pattern, const char *host);
+
+#endif

@@ -1,0 +1,825 @@
+/*
+ * h1: HTTP/1.1 framing with llhttp (see h1.h).  The head is copied into a
+ * per-parser buffer that grows up to max_head and is reused across the
+ * messages of a connection, so a keep-alive connection does not allocate
+ * per request.  llhttp's own checks are kept strict; on top of them this
+ * file rejects what llhttp leaves to the application: a second Host,
+ * Content-Length together with Transfer-Encoding, unknown transfer
+ * codings, bare CR or LF, and heads over the configured limits.
+ */
+#include <sys/uio.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include <llhttp.h>
+
+#include "h1.h"
+#include "xalloc.h"
+
+struct span {
+	size_t off;
+	size_t len;
+};
+
+struct pfield {
+	struct span name;
+	struct span value;
+};
+
+enum ptoken {
+	T_NONE,
+	T_URL,
+	T_STATUS,
+	T_FIELD,
+	T_VALUE,
+};
+
+enum pstate {
+	P_HEAD,			/* parsing a head */
+	P_BODY,			/* head done; body (if any) next */
+	P_DONE,			/* message complete */
+	P_ERROR,
+};
+
+struct h1_parser {
+	llhttp_t ll;
+	enum h1_kind kind;
+	enum pstate state;
+	enum ptoken tok;
+	size_t max_head;
+	unsigned max_fields;
+
+	char *buf;		/* head bytes we keep: target, reason, fields */
+	size_t len, cap;
+	struct pfield *pf;
+	unsigned npf, cappf;
+	struct h1_field *fields;
+	struct span url, reason;
+	bool url_done;
+
+	bool head_request;	/* response to HEAD */
+	bool headers_done;	/* on_headers_complete ran for this message */
+	bool ll_paused;		/* llhttp paused after the head */
+	bool started;
+	char last;		/* previous raw head byte, for the CR/LF check */
+	size_t head_bytes;
+	uint64_t remaining;	/* sized body */
+	size_t trailer_bytes;
+
+	/* Where on_body writes while a chunked body is moved. */
+	struct evbuffer *out;
+	bool out_chunked;
+	uint64_t *payload;
+
+	unsigned err_status;
+	const char *err_reason;
+	struct h1_head head;
+};
+
+static void
+set_error(struct h1_parser *p, unsigned status, const char *reason)
+{
+	if (p->err_status == 0) {
+		p->err_status = status;
+		p->err_reason = reason;
+	}
+	p->state = P_ERROR;
+}
+
+static void
+set_too_large(struct h1_parser *p)
+{
+	if (p->kind == H1_RESPONSE)
+		set_error(p, 502, "response head too large");
+	else if (p->url_done)
+		set_error(p, 431, "request header fields too large");
+	else
+		set_error(p, 414, "request target too long");
+}
+
+static int
+append(struct h1_parser *p, const char *at, size_t n)
+{
+	if (p->len + n > p->max_head) {
+		set_too_large(p);
+		return -1;
+	}
+	if (p->len + n > p->cap) {
+		size_t cap = p->cap ? p->cap : 512;
+
+		while (cap < p->len + n)
+			cap *= 2;
+		if (cap > p->max_head)
+			cap = p->max_head;
+		p->buf = xrealloc(p->buf, cap);
+		p->cap = cap;
+	}
+	memcpy(p->buf + p->len, at, n);
+	p->len += n;
+	return 0;
+}
+
+static struct h1_parser *
+parser_of(llhttp_t *ll)
+{
+	return ll->data;
+}
+
+static int
+on_message_begin(llhttp_t *ll)
+{
+	parser_of(ll)->started = true;
+	return 0;
+}
+
+static int
+on_url(llhttp_t *ll, const char *at, size_t n)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->tok != T_URL) {
+		p->tok = T_URL;
+		p->url.off = p->len;
+	}
+	p->url.len += n;
+	return append(p, at, n);
+}
+
+static int
+on_url_complete(llhttp_t *ll)
+{
+	parser_of(ll)->url_done = true;
+	return 0;
+}
+
+static int
+on_status(llhttp_t *ll, const char *at, size_t n)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->tok != T_STATUS) {
+		p->tok = T_STATUS;
+		p->reason.off = p->len;
+	}
+	p->reason.len += n;
+	return append(p, at, n);
+}
+
+/* Trailer fields of a chunked body are parsed by llhttp and dropped here:
+ * they are not forwarded, but they still count against the head limit. */
+static int
+trailer_bytes(struct h1_parser *p, size_t n)
+{
+	p->trailer_bytes += n;
+	if (p->trailer_bytes > p->max_head) {
+		set_error(p, 400, "chunked trailer too large");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_header_field(llhttp_t *ll, const char *at, size_t n)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->headers_done)
+		return trailer_bytes(p, n);
+	if (p->tok != T_FIELD) {
+		if (p->npf == p->max_fields) {
+			set_error(p, 431, "too many header fields");
+			return -1;
+		}
+		if (p->npf == p->cappf) {
+			p->cappf = p->cappf ? p->cappf * 2 : 16;
+			if (p->cappf > p->max_fields)
+				p->cappf = p->max_fields;
+			p->pf = xreallocarray(p->pf, p->cappf, sizeof(*p->pf));
+		}
+		p->tok = T_FIELD;
+		p->pf[p->npf].name.off = p->len;
+		p->pf[p->npf].name.len = 0;
+		p->pf[p->npf].value.off = p->len;
+		p->pf[p->npf].value.len = 0;
+		p->npf++;
+	}
+	p->pf[p->npf - 1].name.len += n;
+	return append(p, at, n);
+}
+
+static int
+on_header_value(llhttp_t *ll, const char *at, size_t n)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->headers_done)
+		return trailer_bytes(p, n);
+	if (p->tok != T_VALUE) {
+		p->tok = T_VALUE;
+		p->pf[p->npf - 1].value.off = p->len;
+	}
+	p->pf[p->npf - 1].value.len += n;
+	return append(p, at, n);
+}
+
+bool
+h1_name_eq(const struct h1_field *f, const char *name)
+{
+	size_t n = strlen(name);
+
+	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
+}
+
+const struct h1_field *
+h1_find(const struct h1_head *h, const char *name)
+{
+	for (unsigned i = 0; i < h->nfields; i++)
+		if (h1_name_eq(&h->fields[i], name))
+			return &h->fields[i];
+	return NULL;
+}
+
+bool
+h1_next_token(const char **pp, const char *end, const char **tok, size_t *toklen)
+{
+	const char *p = *pp, *s, *e;
+
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end) {
+			*pp = p;
+			return false;
+		}
+		s = p;
+		while (p < end && *p != ',')
+			p++;
+		e = p;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s)
+			break;
+	}
+	*tok = s;
+	*toklen = (size_t)(e - s);
+	*pp = p;
+	return true;
+}
+
+static bool
+token_eq(const char *t, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(t, lit, n) == 0;
+}
+
+/*
+ * Transfer-Encoding, over all its fields.  Only "chunked" is implemented;
+ * it must be the last coding and appear once.  Returns 0 when chunked is
+ * the final coding, 1 when it is not (close-delimited for a response), or
+ * sets the error for a request.
+ */
+static int
+check_transfer_encoding(struct h1_parser *p)
+{
+	const struct h1_head *h = &p->head;
+	bool chunked_last = false, other = false;
+	unsigned nchunked = 0;
+
+	for (unsigned i = 0; i < h->nfields; i++) {
+		const struct h1_field *f = &h->fields[i];
+		const char *c = f->value, *end = f->value + f->value_len, *t;
+		size_t n;
+
+		if (!h1_name_eq(f, "transfer-encoding"))
+			continue;
+		while (h1_next_token(&c, end, &t, &n)) {
+			if (token_eq(t, n, "chunked")) {
+				nchunked++;
+				chunked_last = true;
+			} else {
+				other = true;
+				chunked_last = false;
+			}
+		}
+	}
+	if (h->kind == H1_RESPONSE)
+		return nchunked == 1 && chunked_last ? 0 : 1;
+	if (other) {
+		set_error(p, 501, "transfer coding not implemented");
+		return -1;
+	}
+	if (nchunked != 1 || !chunked_last) {
+		set_error(p, 400, "invalid Transfer-Encoding");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+scan_connection(struct h1_head *h)
+{
+	bool keep_alive = false;
+
+	h->conn_close = false;
+	for (unsigned i = 0; i < h->nfields; i++) {
+		const struct h1_field *f = &h->fields[i];
+		const char *c = f->value, *end = f->value + f->value_len, *t;
+		size_t n;
+
+		if (h1_name_eq(f, "connection")) {
+			while (h1_next_token(&c, end, &t, &n)) {
+				if (token_eq(t, n, "close"))
+					h->conn_close = true;
+				else if (token_eq(t, n, "keep-alive"))
+					keep_alive = true;
+			}
+		} else if (h->kind == H1_REQUEST && h1_name_eq(f, "expect")) {
+			if (token_eq(f->value, f->value_len, "100-continue"))
+				h->expect_continue = true;
+		}
+	}
+	if (h->major == 1 && h->minor == 0 && !keep_alive)
+		h->conn_close = true;
+}
+
+static bool
+is_idempotent(unsigned method)
+{
+	switch (method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+	case HTTP_OPTIONS:
+	case HTTP_TRACE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Fills p->head from the spans and decides the framing. */
+static int
+finish_head(struct h1_parser *p)
+{
+	struct h1_head *h = &p->head;
+	llhttp_t *ll = &p->ll;
+	unsigned nhost = 0;
+	bool has_te;
+
+	memset(h, 0, sizeof(*h));
+	h->kind = p->kind;
+	h->major = ll->http_major;
+	h->minor = ll->http_minor;
+	if (p->npf > 0)
+		p->fields = xreallocarray(p->fields, p->cappf, sizeof(*p->fields));
+	for (unsigned i = 0; i < p->npf; i++) {
+		p->fields[i].name = p->buf + p->pf[i].name.off;
+		p->fields[i].name_len = p->pf[i].name.len;
+		p->fields[i].value = p->buf + p->pf[i].value.off;
+		p->fields[i].value_len = p->pf[i].value.len;
+		if (h1_name_eq(&p->fields[i], "host"))
+			nhost++;
+	}
+	h->fields = p->fields;
+	h->nfields = p->npf;
+	if (h->major != 1) {
+		set_error(p, 505, "HTTP version not supported");
+		return -1;
+	}
+	scan_connection(h);
+	has_te = (ll->flags & F_TRANSFER_ENCODING) != 0 ||
+	    h1_find(h, "transfer-encoding") != NULL;
+	if (has_te && (ll->flags & F_CONTENT_LENGTH)) {
+		set_error(p, 400, "both Content-Length and Transfer-Encoding");
+		return -1;
+	}
+	if (p->kind == H1_REQUEST) {
+		h->method = llhttp_method_name((llhttp_method_t)ll->method);
+		h->method_head = ll->method == HTTP_HEAD;
+		h->method_connect = ll->method == HTTP_CONNECT;
+		h->method_idempotent = is_idempotent(ll->method);
+		h->target = p->buf + p->url.off;
+		h->target_len = p->url.len;
+		if (h->target_len == 0) {
+			set_error(p, 400, "empty request target");
+			return -1;
+		}
+		if (nhost > 1) {
+			set_error(p, 400, "more than one Host field");
+			return -1;
+		}
+		if (nhost == 0 && h->minor >= 1) {
+			set_error(p, 400, "missing Host field");
+			return -1;
+		}
+		if (has_te) {
+			if (check_transfer_encoding(p) < 0)
+				return -1;
+			h->framing = H1_BODY_CHUNKED;
+		} else if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > 0) {
+			h->framing = H1_BODY_SIZED;
+			h->content_length = ll->content_length;
+		} else {
+			h->framing = H1_BODY_NONE;
+		}
+		if (h->method_connect)
+			h->framing = H1_BODY_NONE;
+	} else {
+		h->status = ll->status_code;
+		h->reason = p->buf + p->reason.off;
+		h->reason_len = p->reason.len;
+		if (h->status < 100 || h->status > 999) {
+			set_error(p, 502, "invalid response status");
+			return -1;
+		}
+		if (h->status < 200 || h->status == 204 || h->status == 304 ||
+		    p->head_request)
+			h->framing = H1_BODY_NONE;
+		else if (has_te)
+			h->framing = check_transfer_encoding(p) == 0 ?
+			    H1_BODY_CHUNKED : H1_BODY_CLOSE;
+		else if (ll->flags & F_CONTENT_LENGTH) {
+			h->framing = ll->content_length > 0 ? H1_BODY_SIZED :
+			    H1_BODY_NONE;
+			h->content_length = ll->content_length;
+		} else
+			h->framing = H1_BODY_CLOSE;
+	}
+	p->remaining = h->framing == H1_BODY_SIZED ? h->content_length : 0;
+	return 0;
+}
+
+static int
+on_headers_complete(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->headers_done)
+		return 0;	/* end of the trailer section */
+	p->headers_done = true;
+	p->tok = T_NONE;
+	if (finish_head(p) < 0)
+		return -1;
+	/* Stop here: the body is the caller's to move, with its own limits. */
+	return HPE_PAUSED;
+}
+
+static int
+on_body(llhttp_t *ll, const char *at, size_t n)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->out == NULL) {
+		set_error(p, 400, "unexpected body");
+		return -1;
+	}
+	if (p->out_chunked) {
+		evbuffer_add_printf(p->out, "%zx\r\n", n);
+		evbuffer_add(p->out, at, n);
+		evbuffer_add(p->out, "\r\n", 2);
+	} else
+		evbuffer_add(p->out, at, n);
+	*p->payload += n;
+	return 0;
+}
+
+static int
+on_message_complete(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->state == P_BODY && p->out != NULL && p->out_chunked)
+		evbuffer_add(p->out, "0\r\n\r\n", 5);
+	p->state = P_DONE;
+	/* Pause at the message boundary: pipelined bytes stay in the buffer. */
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_url_complete = on_url_complete,
+	.on_status = on_status,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+struct h1_parser *
+h1_parser_new(enum h1_kind kind, size_t max_head, unsigned max_fields)
+{
+	struct h1_parser *p = xcalloc(1, sizeof(*p));
+
+	p->kind = kind;
+	p->max_head = max_head;
+	p->max_fields = max_fields ? max_fields : 1;
+	llhttp_init(&p->ll, kind == H1_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE,
+	    &settings);
+	p->ll.data = p;
+	h1_parser_reset(p, false);
+	return p;
+}
+
+void
+h1_parser_free(struct h1_parser *p)
+{
+	if (p == NULL)
+		return;
+	free(p->buf);
+	free(p->pf);
+	free(p->fields);
+	free(p);
+}
+
+void
+h1_parser_reset(struct h1_parser *p, bool head_request)
+{
+	llhttp_reset(&p->ll);
+	p->ll.data = p;
+	p->state = P_HEAD;
+	p->tok = T_NONE;
+	p->len = 0;
+	p->npf = 0;
+	p->url = (struct span){ 0, 0 };
+	p->reason = (struct span){ 0, 0 };
+	p->url_done = false;
+	p->head_request = head_request;
+	p->headers_done = false;
+	p->ll_paused = false;
+	p->started = false;
+	p->last = '\n';
+	p->head_bytes = 0;
+	p->remaining = 0;
+	p->trailer_bytes = 0;
+	p->out = NULL;
+	p->payload = NULL;
+	p->err_status = 0;
+	p->err_reason = NULL;
+	memset(&p->head, 0, sizeof(p->head));
+}
+
+/* A head's lines end in CRLF, nothing else: a lone CR or LF is where
+ * parsers in a chain disagree, so it is refused whatever llhttp allows. */
+static int
+check_line_ends(struct h1_parser *p, const char *s, size_t n)
+{
+	char last = p->last;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if ((c == '\n' && last != '\r') || (last == '\r' && c != '\n')) {
+			set_error(p, 400, "bare CR or LF in the head");
+			return -1;
+		}
+		last = c;
+	}
+	p->last = last;
+	return 0;
+}
+
+static void
+map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
+{
+	unsigned status = p->kind == H1_REQUEST ? 400 : 502;
+
+	if (err == HPE_INVALID_VERSION && p->kind == H1_REQUEST)
+		status = 505;
+	set_error(p, status, llhttp_errno_name(err));
+}
+
+enum h1_status
+h1_parse_head(struct h1_parser *p, struct evbuffer *in)
+{
+	struct evbuffer_iovec vec[8];
+	size_t consumed = 0;
+	int n;
+
+	if (p->state == P_ERROR)
+		return H1_ERROR;
+	if (p->state != P_HEAD)
+		return H1_DONE;
+	n = evbuffer_peek(in, -1, NULL, vec, 8);
+	if (n > 8)
+		n = 8;	/* the rest is parsed on the next call */
+	for (int i = 0; i < n; i++) {
+		const char *base = vec[i].iov_base;
+		llhttp_errno_t err;
+		size_t used;
+
+		err = llhttp_execute(&p->ll, base, vec[i].iov_len);
+		if (err == HPE_OK)
+			used = vec[i].iov_len;
+		else if (err == HPE_PAUSED && p->headers_done)
+			used = (size_t)(llhttp_get_error_pos(&p->ll) - base);
+		else {
+			if (p->state != P_ERROR)
+				map_llhttp_error(p, err);
+			return H1_ERROR;
+		}
+		if (check_line_ends(p, base, used) < 0)
+			return H1_ERROR;
+		consumed += used;
+		p->head_bytes += used;
+		if (p->head_bytes > p->max_head) {
+			set_too_large(p);
+			return H1_ERROR;
+		}
+		if (p->headers_done) {
+			evbuffer_drain(in, consumed);
+			p->head.head_bytes = p->head_bytes;
+			p->ll_paused = true;
+			p->state = p->head.framing == H1_BODY_NONE ? P_DONE : P_BODY;
+			return H1_DONE;
+		}
+	}
+	evbuffer_drain(in, consumed);
+	if (n == 8 && evbuffer_get_length(in) > 0)
+		return h1_parse_head(p, in);
+	return H1_AGAIN;
+}
+
+const struct h1_head *
+h1_head(const struct h1_parser *p)
+{
+	return &p->head;
+}
+
+bool
+h1_head_started(const struct h1_parser *p)
+{
+	return p->started || p->head_bytes > 0;
+}
+
+static size_t
+room(struct evbuffer *out, size_t limit)
+{
+	size_t have = evbuffer_get_length(out);
+
+	return have < limit ? limit - have : 0;
+}
+
+static enum h1_status
+body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
+    bool out_chunked, size_t out_limit, uint64_t *payload)
+{
+	struct evbuffer_iovec vec[8];
+	size_t consumed = 0;
+	enum h1_status rc = H1_AGAIN;
+	int n;
+
+	if (p->ll_paused) {
+		llhttp_resume(&p->ll);
+		p->ll_paused = false;
+	}
+	p->out = out;
+	p->out_chunked = out_chunked;
+	p->payload = payload;
+	n = evbuffer_peek(in, -1, NULL, vec, 8);
+	if (n > 8)
+		n = 8;
+	for (int i = 0; i < n && p->state == P_BODY; i++) {
+		const char *base = vec[i].iov_base;
+		size_t len = vec[i].iov_len, r = room(out, out_limit);
+		llhttp_errno_t err;
+
+		if (r == 0)
+			break;
+		/* Feed at most what the output may still take (chunk
+		 * framing adds a few bytes; the limit is a watermark). */
+		if (len > r)
+			len = r;
+		err = llhttp_execute(&p->ll, base, len);
+		if (err == HPE_OK)
+			consumed += len;
+		else if (err == HPE_PAUSED && p->state == P_DONE)
+			consumed += (size_t)(llhttp_get_error_pos(&p->ll) - base);
+		else {
+			if (p->state != P_ERROR)
+				map_llhttp_error(p, err);
+			rc = H1_ERROR;
+			break;
+		}
+		if (len < vec[i].iov_len)
+			break;
+	}
+	p->out = NULL;
+	p->payload = NULL;
+	evbuffer_drain(in, consumed);
+	if (rc == H1_ERROR)
+		return rc;
+	return p->state == P_DONE ? H1_DONE : H1_AGAIN;
+}
+
+enum h1_status
+h1_body(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
+    bool out_chunked, size_t out_limit, uint64_t *payload)
+{
+	size_t avail, r;
+
+	if (p->state == P_ERROR)
+		return H1_ERROR;
+	if (p->state == P_DONE)
+		return H1_DONE;
+	if (p->state != P_BODY)
+		return H1_AGAIN;
+	switch (p->head.framing) {
+	case H1_BODY_SIZED:
+		avail = evbuffer_get_length(in);
+		r = room(out, out_limit);
+		if (avail > r)
+			avail = r;
+		if ((uint64_t)avail > p->remaining)
+			avail = (size_t)p->remaining;
+		if (avail > 0) {
+			evbuffer_remove_buffer(in, out, avail);
+			p->remaining -= avail;
+			*payload += avail;
+		}
+		if (p->remaining == 0) {
+			p->state = P_DONE;
+			return H1_DONE;
+		}
+		return H1_AGAIN;
+	case H1_BODY_CLOSE:
+		avail = evbuffer_get_length(in);
+		r = room(out, out_limit);
+		if (avail > r)
+			avail = r;
+		if (avail > 0) {
+			if (out_chunked)
+				evbuffer_add_printf(out, "%zx\r\n", avail);
+			evbuffer_remove_buffer(in, out, avail);
+			if (out_chunked)
+				evbuffer_add(out, "\r\n", 2);
+			*payload += avail;
+		}
+		return H1_AGAIN;
+	case H1_BODY_CHUNKED:
+		return body_chunked(p, in, out, out_chunked, out_limit, payload);
+	case H1_BODY_NONE:
+		break;
+	}
+	p->state = P_DONE;
+	return H1_DONE;
+}
+
+enum h1_status
+h1_body_eof(struct h1_parser *p, struct evbuffer *out, bool out_chunked)
+{
+	if (p->state == P_BODY && p->head.framing == H1_BODY_CLOSE) {
+		if (out_chunked)
+			evbuffer_add(out, "0\r\n\r\n", 5);
+		p->state = P_DONE;
+		return H1_DONE;
+	}
+	if (p->state == P_DONE)
+		return H1_DONE;
+	set_error(p, p->kind == H1_REQUEST ? 400 : 502,
+	    "connection closed before the message was complete");
+	return H1_ERROR;
+}
+
+unsigned
+h1_error_status(const struct h1_parser *p)
+{
+	return p->err_status ? p->err_status : 400;
+}
+
+const char *
+h1_error_reason(const struct h1_parser *p)
+{
+	return p->err_reason ? p->err_reason : "malformed message";
+}
+
+const char *
+h1_reason_phrase(unsigned status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}

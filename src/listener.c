@@ -1,0 +1,154 @@
+/* listener: per-worker accepting sockets (see listener.h). */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "runtime.h"
+#include "session.h"
+#include "worker.h"
+#include "xalloc.h"
+
+struct listener {
+	struct worker *w;
+	size_t index;
+	const struct listener_conf *conf;
+	struct evconnlistener *evl;
+	struct event *backoff;
+};
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct listener *l = arg;
+	const struct config *cfg = l->w->rt->cfg;
+	char buf[ADDR_STRLEN];
+
+	if (l->conf->nallow > 0) {
+		bool ok = false;
+
+		for (size_t i = 0; i < l->conf->nallow && !ok; i++)
+			ok = cidr_match(&l->conf->allow[i], sa);
+		if (!ok) {
+			log_info("listener %s: connection from %s refused: not in allow",
+			    l->conf->address, addr_format(sa, buf, sizeof(buf)));
+			close(fd);
+			return;
+		}
+	}
+	if (atomic_load(&l->w->shared->connections) >= cfg->limits.max_connections) {
+		log_warnx("listener %s: connection from %s closed: limits.max_connections (%u) reached",
+		    l->conf->address, addr_format(sa, buf, sizeof(buf)),
+		    cfg->limits.max_connections);
+		close(fd);
+		return;
+	}
+	session_accept(l->w, l->index, fd, sa, (socklen_t)salen);
+}
+
+static void
+backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	evconnlistener_enable(l->evl);
+}
+
+static void
+error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval one = { 1, 0 };
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		/* Out of descriptors: pause accepting rather than spin. */
+		log_warnx("listener %s: accept: %s; pausing for 1s (raise LimitNOFILE?)",
+		    l->conf->address, strerror(err));
+		evconnlistener_disable(evl);
+		evtimer_add(l->backoff, &one);
+		return;
+	}
+	log_warnx("listener %s: accept: %s", l->conf->address, strerror(err));
+}
+
+static int
+make_socket(const struct listener_conf *c)
+{
+	int fd, one = 1;
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr.ss;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (sa->sa_family == AF_INET6) {
+		int v6only = 0;	/* "[::]" takes IPv4 too */
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof(v6only)) < 0)
+			goto fail;
+	}
+	if (bind(fd, sa, c->addr.len) < 0 || listen(fd, 1024) < 0)
+		goto fail;
+	return fd;
+fail:
+	{
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+struct listener *
+listener_new(struct worker *w, size_t index)
+{
+	const struct listener_conf *c = &w->rt->cfg->listeners[index];
+	struct listener *l;
+	int fd;
+
+	fd = make_socket(c);
+	if (fd < 0) {
+		log_warn("listener %s (line %d): cannot listen", c->address, c->line);
+		return NULL;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->w = w;
+	l->index = index;
+	l->conf = c;
+	l->evl = evconnlistener_new(w->base, accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (l->evl == NULL) {
+		log_warnx("listener %s: cannot watch the socket", c->address);
+		close(fd);
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->evl, error_cb);
+	l->backoff = evtimer_new(w->base, backoff_cb, l);
+	return l;
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	evconnlistener_free(l->evl);
+	event_free(l->backoff);
+	free(l);
+}

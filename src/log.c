@@ -1,0 +1,337 @@
+/*
+ * log: diagnostics on stderr and the access log (off, stderr, syslog or a
+ * file).  Every line is formatted into a stack buffer and handed to the
+ * kernel with one write(2), so worker threads never interleave inside a
+ * line and no lock is needed.  libevent's own messages come through here;
+ * what to log and when is the callers' business.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+/* A longer line is cut: a log line is for people, not for payloads. */
+#define LOG_LINE_MAX	2048
+
+/* Read by every worker, written by the main thread at (re)load only. */
+static atomic_int log_level = LOG_LEVEL_INFO;
+static atomic_int log_dest = LOG_ACCESS_STDERR;
+
+/*
+ * The access file descriptor never changes its number once opened:
+ * rotation and reload dup3() the new file over it, which is atomic with
+ * respect to the workers' write(2) calls.  Closing it instead could let a
+ * worker write an access line into whatever the number is reused for.
+ */
+static atomic_int log_access_fd = -1;
+static char *log_access_path;	/* main thread only */
+static bool log_syslog_open;
+
+static const char *const log_level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+/* As printed on each line. */
+static const char *const log_level_labels[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warning",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+static void
+log_write(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	/* A partial write is not retried: a second write could interleave. */
+	do {
+		n = write(fd, buf, len);
+	} while (n == -1 && errno == EINTR);
+}
+
+/* Formats "mcxproxy: LEVEL: message[: strerror]\n" and writes it. */
+static void
+log_vline(const char *label, int errnum, const char *fmt, va_list ap)
+{
+	char buf[LOG_LINE_MAX];
+	size_t len, room = sizeof(buf) - 1;	/* one byte kept for '\n' */
+	int n;
+
+	n = snprintf(buf, room, "mcxproxy: %s: ", label);
+	len = n > 0 ? (size_t)n : 0;
+	n = vsnprintf(buf + len, room - len, fmt, ap);
+	if (n > 0)
+		len += (size_t)n < room - len ? (size_t)n : room - len - 1;
+	if (errnum != 0) {
+		n = snprintf(buf + len, room - len, ": %s", strerror(errnum));
+		if (n > 0)
+			len += (size_t)n < room - len ? (size_t)n :
+			    room - len - 1;
+	}
+	buf[len++] = '\n';
+	log_write(STDERR_FILENO, buf, len);
+}
+
+static void
+log_event_cb(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	case EVENT_LOG_WARN:
+		log_warnx("libevent: %s", msg);
+		break;
+	default:
+		log_error("libevent: %s", msg);
+		break;
+	}
+}
+
+/* Opens path and makes it the access fd, keeping the fd's number. */
+static int
+log_open_access(const char *path)
+{
+	int fd, old;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return -1;
+	old = atomic_load(&log_access_fd);
+	if (old == -1) {
+		atomic_store(&log_access_fd, fd);
+		return 0;
+	}
+	if (dup3(fd, old, O_CLOEXEC) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* On failure the level is set but the access destination is unchanged. */
+int
+log_init(enum log_level level, enum log_access_dest dest, const char *path)
+{
+	atomic_store(&log_level, (int)level);
+	event_set_log_callback(log_event_cb);
+
+	switch (dest) {
+	case LOG_ACCESS_FILE:
+		if (path == NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (log_open_access(path) == -1)
+			return -1;
+		if (log_access_path != path) {
+			free(log_access_path);
+			log_access_path = xstrdup(path);
+		}
+		break;
+	case LOG_ACCESS_SYSLOG:
+		if (!log_syslog_open) {
+			openlog("mcxproxy", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+			log_syslog_open = true;
+		}
+		/* FALLTHROUGH */
+	default:
+		/* Let go of a file we no longer log to (see log_access_fd). */
+		if (atomic_load(&log_access_fd) != -1)
+			(void)log_open_access("/dev/null");
+		free(log_access_path);
+		log_access_path = NULL;
+		break;
+	}
+	atomic_store(&log_dest, (int)dest);
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	if (atomic_load(&log_dest) != LOG_ACCESS_FILE || log_access_path == NULL)
+		return 0;
+	return log_open_access(log_access_path);
+}
+
+bool
+log_enabled(enum log_level level)
+{
+	return (int)level <= atomic_load_explicit(&log_level,
+	    memory_order_relaxed);
+}
+
+bool
+log_access_enabled(void)
+{
+	return atomic_load_explicit(&log_dest, memory_order_relaxed) !=
+	    LOG_ACCESS_OFF;
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(log_level_names) / sizeof(*log_level_names);
+	    i++) {
+		if (strcmp(s, log_level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The public levels differ only in the level and whether errno is told. */
+static void
+log_vat(enum log_level level, int errnum, const char *fmt, va_list ap)
+{
+	if (log_enabled(level))
+		log_vline(log_level_labels[level], errnum, fmt, ap);
+}
+
+void
+log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vat(LOG_LEVEL_ERROR, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	int errnum = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vat(LOG_LEVEL_WARN, errnum, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vat(LOG_LEVEL_WARN, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vat(LOG_LEVEL_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vat(LOG_LEVEL_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	int errnum = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline("fatal", errnum, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline("fatal", 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+log_ssl_errors(char *buf, unsigned long len)
+{
+	char err[256];
+	unsigned long e;
+	size_t used;
+	const char *sep;
+
+	used = len > 0 ? strnlen(buf, len - 1) : 0;
+	sep = used > 0 ? ": " : "";
+	/* Drain the whole queue even when buf is full: stale entries would
+	 * be blamed on the next, unrelated failure. */
+	while ((e = ERR_get_error()) != 0) {
+		if (len == 0 || used >= len - 1)
+			continue;
+		ERR_error_string_n(e, err, sizeof(err));
+		snprintf(buf + used, len - used, "%s%s", sep, err);
+		used += strnlen(buf + used, len - used - 1);
+		sep = "; ";
+	}
+}
+
+void
+log_access(const char *fmt, ...)
+{
+	char buf[LOG_LINE_MAX];
+	va_list ap;
+	size_t len;
+	int n, dest;
+
+	dest = atomic_load_explicit(&log_dest, memory_order_relaxed);
+	if (dest == LOG_ACCESS_OFF)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (dest == LOG_ACCESS_SYSLOG) {
+		syslog(LOG_INFO, "%s", buf);
+		return;
+	}
+	len = (size_t)n < sizeof(buf) - 1 ? (size_t)n : sizeof(buf) - 2;
+	buf[len++] = '\n';
+	log_write(dest == LOG_ACCESS_FILE ? atomic_load_explicit(
+	    &log_access_fd, memory_order_relaxed) : STDERR_FILENO, buf, len);
+}

@@ -1,0 +1,56 @@
+/* runtime: the shared, immutable state built from one configuration. */
+#include <stdlib.h>
+
+#include "router.h"
+#include "runtime.h"
+#include "tls.h"
+#include "xalloc.h"
+
+struct runtime *
+runtime_new(struct config *cfg, struct errlist *errs)
+{
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	unsigned before = errs->count;
+
+	rt->cfg = cfg;
+	rt->listener_ctx = xcalloc(cfg->nlisteners, sizeof(*rt->listener_ctx));
+	rt->server_ctx = xcalloc(cfg->nservers, sizeof(*rt->server_ctx));
+	rt->partner_ctx = xcalloc(cfg->npartners, sizeof(*rt->partner_ctx));
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].tls.enabled)
+			rt->listener_ctx[i] = tls_server_ctx_new(&cfg->listeners[i].tls,
+			    cfg->file, errs);
+	for (size_t i = 0; i < cfg->nservers; i++)
+		if (cfg->servers[i].tls.enabled)
+			rt->server_ctx[i] = tls_client_ctx_new(&cfg->servers[i].tls,
+			    cfg->file, errs);
+	for (size_t i = 0; i < cfg->npartners; i++)
+		if (cfg->partners[i].tls.enabled)
+			rt->partner_ctx[i] = tls_client_ctx_new(&cfg->partners[i].tls,
+			    cfg->file, errs);
+	rt->router = router_new(cfg);
+	if (errs->count != before) {
+		runtime_free(rt);
+		return NULL;
+	}
+	return rt;
+}
+
+void
+runtime_free(struct runtime *rt)
+{
+	if (rt == NULL)
+		return;
+	for (size_t i = 0; i < rt->cfg->nlisteners; i++)
+		tls_ctx_free(rt->listener_ctx[i]);
+	for (size_t i = 0; i < rt->cfg->nservers; i++)
+		tls_ctx_free(rt->server_ctx[i]);
+	for (size_t i = 0; i < rt->cfg->npartners; i++)
+		tls_ctx_free(rt->partner_ctx[i]);
+	free(rt->listener_ctx);
+	free(rt->server_ctx);
+	free(rt->partner_ctx);
+	router_free(rt->router);
+	config_free(rt->cfg);
+	free(rt);
+}

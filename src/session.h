@@ -1,0 +1,27 @@
+/*
+ * session: one client connection and the requests on it.  It owns the
+ * client bufferevent (and so the TLS state and the socket), the session
+ * timer and the current exchange (request id, route, upstream
+ * connection, byte counts).  Requests on a connection are handled one at
+ * a time, so pipelined requests are answered in order; the bytes of the
+ * next request wait in the (bounded) input buffer.
+ */
+#ifndef MCX_SESSION_H
+#define MCX_SESSION_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+struct worker;
+
+/* Takes ownership of fd. */
+void	session_accept(struct worker *, size_t listener, int fd,
+	    const struct sockaddr *, socklen_t);
+/* Closes every session that is not in the middle of a request; the others
+ * close once their current response is complete. */
+void	session_drain_all(struct worker *);
+/* Closes every session now (the drain deadline passed). */
+void	session_close_all(struct worker *);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * tls: SSL_CTX construction (see tls.h).  Certificate and key problems are
+ * reported at load time, with the config line, so `mcxproxy -t` catches a
+ * key that does not match its certificate before a restart does.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "tls.h"
+
+/* TLS 1.2: ECDHE with AEAD only (TS 33.210 6.2.3). */
+static const char tls12_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+/* TLS 1.3: the RFC 8446 suites; CCM suites are not in the profile. */
+static const char tls13_suites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+    "TLS_CHACHA20_POLY1305_SHA256";
+/* secp256r1 mandatory, X25519 and secp384r1 recommended. */
+static const char tls_groups[] = "X25519:P-256:P-384";
+
+static void
+add_ssl_error(struct errlist *errs, const char *file, int line,
+    const char *what, const char *path)
+{
+	char buf[256] = "";
+	unsigned long e = ERR_get_error();
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	errlist_add(errs, file, line, "%s \"%s\": %s", what, path ? path : "",
+	    buf[0] ? buf : "unknown OpenSSL error");
+}
+
+static SSL_CTX *
+ctx_common(const SSL_METHOD *method, const char *file, int line,
+    struct errlist *errs)
+{
+	SSL_CTX *ctx = SSL_CTX_new(method);
+
+	if (ctx == NULL) {
+		add_ssl_error(errs, file, line, "cannot create TLS context", "");
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, tls_groups) != 1) {
+		add_ssl_error(errs, file, line, "cannot apply the TLS profile", "");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Release read buffers of idle connections: memory per idle TLS
+	 * connection matters with thousands of devices attached. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return ctx;
+}
+
+/* ALPN: HTTP/1.1 only, and only when the client offers it (or nothing). */
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned inlen, void *arg)
+{
+	static const unsigned char h11[] = "\x08http/1.1";
+
+	if (SSL_select_next_proto((unsigned char **)(uintptr_t)out, outlen,
+	    h11, sizeof(h11) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+SSL_CTX *
+tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
+    struct errlist *errs)
+{
+	SSL_CTX *ctx;
+	unsigned before = errs->count;
+
+	ctx = ctx_common(TLS_server_method(), file, c->line, errs);
+	if (ctx == NULL)
+		return NULL;
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1)
+		add_ssl_error(errs, file, c->line, "cannot load certificate chain",
+		    c->certificate);
+	else if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1)
+		add_ssl_error(errs, file, c->line, "cannot load private key", c->key);
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		add_ssl_error(errs, file, c->line,
+		    "private key does not match the certificate", c->key);
+	if (c->client_ca != NULL) {
+		STACK_OF(X509_NAME) *names;
+
+		if (SSL_CTX_load_verify_locations(ctx, c->client_ca, NULL) != 1)
+			add_ssl_error(errs, file, c->line,
+			    "cannot load client CA", c->client_ca);
+		else if ((names = SSL_load_client_CA_file(c->client_ca)) != NULL)
+			SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	switch (c->client_auth) {
+	case CLIENT_AUTH_NONE:
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		break;
+	case CLIENT_AUTH_OPTIONAL:
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		break;
+	case CLIENT_AUTH_REQUIRED:
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		break;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	/* No early data: KMS POSTs are not idempotent (RFC 8446 section 8). */
+	SSL_CTX_set_max_early_data(ctx, 0);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mcxproxy", 8);
+	if (errs->count != before) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+SSL_CTX *
+tls_client_ctx_new(const struct tls_client_conf *c, const char *file,
+    struct errlist *errs)
+{
+	SSL_CTX *ctx;
+	unsigned before = errs->count;
+
+	ctx = ctx_common(TLS_client_method(), file, c->line, errs);
+	if (ctx == NULL)
+		return NULL;
+	if (c->ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, c->ca, NULL) != 1)
+			add_ssl_error(errs, file, c->line, "cannot load CA", c->ca);
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		add_ssl_error(errs, file, c->line, "cannot load the system CA store", "");
+	if (c->certificate != NULL) {
+		if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1)
+			add_ssl_error(errs, file, c->line,
+			    "cannot load client certificate", c->certificate);
+		else if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1)
+			add_ssl_error(errs, file, c->line,
+			    "cannot load client key", c->key);
+		else if (SSL_CTX_check_private_key(ctx) != 1)
+			add_ssl_error(errs, file, c->line,
+			    "client key does not match the certificate", c->key);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9) != 0)
+		add_ssl_error(errs, file, c->line, "cannot set ALPN", "");
+	if (errs->count != before) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void
+tls_ctx_free(SSL_CTX *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+int
+tls_client_prepare(SSL *ssl, const struct tls_client_conf *c)
+{
+	if (c->server_name == NULL)
+		return 0;
+	if (SSL_set_tlsext_host_name(ssl, c->server_name) != 1)
+		return -1;
+	/* Verify the peer's name, not only its chain. */
+	if (SSL_set1_host(ssl, c->server_name) != 1)
+		return -1;
+	return 0;
+}
+
+const char *
+tls_version(const SSL *ssl)
+{
+	return ssl ? SSL_get_version(ssl) : "-";
+}

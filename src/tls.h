@@ -1,0 +1,30 @@
+/*
+ * tls: OpenSSL contexts built from the configuration, once per
+ * configuration load (never on the request path).  Server contexts follow
+ * the 3GPP TLS profile (TS 33.210 6.2 via TS 33.310 Annex E): TLS 1.2 and
+ * 1.3 only, AEAD cipher suites with ephemeral key exchange, no
+ * compression, no renegotiation, no 0-RTT.  Client contexts (toward
+ * upstreams) verify the peer against the configured CA and name.
+ */
+#ifndef MCX_TLS_H
+#define MCX_TLS_H
+
+#include "config.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
+
+/* Errors go to errs as "FILE:LINE: ..." using the conf's line. */
+struct ssl_ctx_st *tls_server_ctx_new(const struct tls_server_conf *,
+	    const char *file, struct errlist *errs);
+struct ssl_ctx_st *tls_client_ctx_new(const struct tls_client_conf *,
+	    const char *file, struct errlist *errs);
+void	tls_ctx_free(struct ssl_ctx_st *);
+
+/* Sets SNI and the expected peer name on a new client connection. */
+int	tls_client_prepare(struct ssl_st *, const struct tls_client_conf *);
+
+/* "TLSv1.3" etc., or "-" without TLS. */
+const char *tls_version(const struct ssl_st *);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * upstream: connection pools (see upstream.h).  Idle connections sit on a
+ * LIFO list: the most recently used one is the most likely to still be
+ * open on the server's side.  Target health is passive: a target is
+ * ejected after `fails` consecutive failures and comes back after
+ * `interval` seconds, when the next request tries it again.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "duration.h"
+#include "log.h"
+#include "tls.h"
+#include "upstream.h"
+#include "xalloc.h"
+
+#define CONN_MAGIC 0x75706331u	/* "upc1" */
+
+enum conn_state {
+	C_CONNECTING,		/* owned; TCP connect or TLS handshake running */
+	C_BUSY,			/* owned by a request */
+	C_IDLE,			/* on the idle list */
+};
+
+struct target_health {
+	unsigned fails;		/* consecutive */
+	struct timeval ejected_until;
+};
+
+struct upstream_conn {
+	unsigned magic;
+	enum conn_state state;
+	struct upstream_pool *pool;
+	struct bufferevent *bev;
+	size_t target;
+	bool reused;
+	const struct upstream_ops *ops;
+	void *arg;
+	struct upstream_conn *next, *prev;	/* idle list */
+};
+
+struct upstream_pool {
+	struct event_base *base;
+	struct upstream_spec spec;
+	struct target_health *health;
+	size_t rr;
+	size_t nopen;
+	size_t nidle;
+	struct upstream_conn *idle;		/* head: most recent */
+};
+
+struct upstream_pool *
+upstream_pool_new(struct event_base *base, const struct upstream_spec *spec)
+{
+	struct upstream_pool *p = xcalloc(1, sizeof(*p));
+
+	p->base = base;
+	p->spec = *spec;
+	p->health = xcalloc(spec->ntargets, sizeof(*p->health));
+	return p;
+}
+
+static void
+idle_unlink(struct upstream_conn *c)
+{
+	struct upstream_pool *p = c->pool;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->idle = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	p->nidle--;
+}
+
+/* The one place a connection is freed. */
+static void
+conn_close(struct upstream_conn *c)
+{
+	if (c->state == C_IDLE)
+		idle_unlink(c);
+	c->pool->nopen--;
+	bufferevent_free(c->bev);	/* closes the fd and frees the SSL */
+	c->magic = 0;
+	free(c);
+}
+
+void
+upstream_pool_free(struct upstream_pool *p)
+{
+	if (p == NULL)
+		return;
+	while (p->idle != NULL)
+		conn_close(p->idle);
+	free(p->health);
+	free(p);
+}
+
+static bool
+is_ejected(const struct upstream_pool *p, size_t t, const struct timeval *now)
+{
+	return timercmp(&p->health[t].ejected_until, now, >);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream_conn *c = arg;
+
+	if (c->state != C_IDLE) {
+		c->ops->on_read(c->arg);
+		return;
+	}
+	/* An idle connection has nothing to say; anything is an error. */
+	log_debug("upstream %s: %s: unexpected data on an idle connection",
+	    c->pool->spec.name, c->pool->spec.targets[c->target].spec);
+	conn_close(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream_conn *c = arg;
+
+	if (c->state != C_IDLE)
+		c->ops->on_write(c->arg);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream_conn *c = arg;
+
+	if (c->state == C_IDLE) {
+		/* Closed by the server, or kept idle too long. */
+		conn_close(c);
+		return;
+	}
+	if (c->state == C_CONNECTING) {
+		if (what & BEV_EVENT_CONNECTED) {
+			c->state = C_BUSY;
+			bufferevent_set_timeouts(c->bev, NULL, NULL);
+		} else
+			upstream_report(c, false);
+	}
+	c->ops->on_event(c->arg, what);
+}
+
+/* Picks the next target round-robin, skipping ejected ones. */
+static bool
+pick_target(struct upstream_pool *p, size_t *out)
+{
+	struct timeval now;
+
+	event_base_gettimeofday_cached(p->base, &now);
+	for (size_t i = 0; i < p->spec.ntargets; i++) {
+		size_t t = (p->rr + i) % p->spec.ntargets;
+
+		if (!is_ejected(p, t, &now)) {
+			p->rr = t + 1;
+			*out = t;
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct upstream_conn *
+conn_open(struct upstream_pool *p, size_t t, const char **why)
+{
+	const struct target *tg = &p->spec.targets[t];
+	struct upstream_conn *c;
+	struct bufferevent *bev;
+	struct timeval tv = duration_tv(p->spec.connect_timeout);
+	int opts = BEV_OPT_CLOSE_ON_FREE;
+
+	if (p->spec.ssl_ctx != NULL) {
+		SSL *ssl = SSL_new(p->spec.ssl_ctx);
+
+		if (ssl == NULL || tls_client_prepare(ssl, p->spec.tls) < 0) {
+			SSL_free(ssl);
+			*why = "cannot set up upstream TLS";
+			return NULL;
+		}
+		/* On failure this frees ssl itself. */
+		bev = bufferevent_openssl_socket_new(p->base, -1, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, opts);
+		if (bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	} else
+		bev = bufferevent_socket_new(p->base, -1, opts);
+	if (bev == NULL) {
+		*why = "cannot create upstream connection";
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->magic = CONN_MAGIC;
+	c->state = C_CONNECTING;
+	c->pool = p;
+	c->bev = bev;
+	c->target = t;
+	p->nopen++;
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	if (bufferevent_socket_connect(bev, (const struct sockaddr *)&tg->addr.ss,
+	    (int)tg->addr.len) < 0) {
+		/* The socket could not even be started (e.g. out of fds). */
+		log_warn("upstream %s: connect to %s", p->spec.name, tg->spec);
+		p->nopen--;
+		bufferevent_free(bev);
+		free(c);
+		*why = "cannot connect to upstream";
+		return NULL;
+	}
+	return c;
+}
+
+struct upstream_conn *
+upstream_acquire(struct upstream_pool *p, bool fresh,
+    const struct upstream_ops *ops, void *arg, unsigned *status,
+    const char **why)
+{
+	struct upstream_conn *c;
+	struct timeval now;
+	size_t t;
+
+	if (!fresh) {
+		event_base_gettimeofday_cached(p->base, &now);
+		for (c = p->idle; c != NULL; c = c->next)
+			if (!is_ejected(p, c->target, &now))
+				break;
+		if (c != NULL) {
+			idle_unlink(c);
+			c->state = C_BUSY;
+			c->reused = true;
+			c->ops = ops;
+			c->arg = arg;
+			bufferevent_set_timeouts(c->bev, NULL, NULL);
+			return c;
+		}
+	}
+	if (p->nopen >= p->spec.pool.max_connections) {
+		/* Make room by closing an idle one, if any is left. */
+		if (p->idle == NULL) {
+			*status = 503;
+			*why = "upstream pool full";
+			return NULL;
+		}
+		c = p->idle;
+		while (c->next != NULL)
+			c = c->next;
+		conn_close(c);
+	}
+	if (!pick_target(p, &t)) {
+		*status = 503;
+		*why = "no healthy upstream target";
+		return NULL;
+	}
+	c = conn_open(p, t, why);
+	if (c == NULL) {
+		*status = 502;
+		return NULL;
+	}
+	c->ops = ops;
+	c->arg = arg;
+	return c;
+}
+
+void
+upstream_release(struct upstream_conn *c, bool reusable)
+{
+	struct upstream_pool *p = c->pool;
+	struct timeval tv = duration_tv(p->spec.idle_timeout);
+
+	if (!reusable || c->state != C_BUSY || p->nidle >= p->spec.pool.max_idle ||
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		conn_close(c);
+		return;
+	}
+	c->state = C_IDLE;
+	c->ops = NULL;
+	c->arg = NULL;
+	c->next = p->idle;
+	c->prev = NULL;
+	if (p->idle)
+		p->idle->prev = c;
+	p->idle = c;
+	p->nidle++;
+	/* Watch for the server closing it; drop it after idle_timeout. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+void
+upstream_report(struct upstream_conn *c, bool ok)
+{
+	struct upstream_pool *p = c->pool;
+	struct target_health *h = &p->health[c->target];
+	struct timeval now, d;
+
+	if (ok) {
+		h->fails = 0;
+		return;
+	}
+	if (++h->fails < p->spec.health.fails)
+		return;
+	event_base_gettimeofday_cached(p->base, &now);
+	d = duration_tv(p->spec.health.interval);
+	timeradd(&now, &d, &h->ejected_until);
+	h->fails = 0;
+	log_warnx("upstream %s: target %s ejected for %.1fs after %u failures",
+	    p->spec.name, p->spec.targets[c->target].spec,
+	    p->spec.health.interval, p->spec.health.fails);
+}
+
+struct bufferevent *
+upstream_bev(struct upstream_conn *c)
+{
+	return c->bev;
+}
+
+bool
+upstream_is_reused(const struct upstream_conn *c)
+{
+	return c->reused;
+}
+
+const char *
+upstream_target(const struct upstream_conn *c)
+{
+	return c->pool->spec.targets[c->target].spec;
+}
+
+const struct upstream_spec *
+upstream_pool_spec(const struct upstream_pool *p)
+{
+	return &p->spec;
+}
+
+size_t
+upstream_pool_idle(const struct upstream_pool *p)
+{
+	return p->nidle;
+}
+
+size_t
+upstream_pool_open(const struct upstream_pool *p)
+{
+	return p->nopen;
+}

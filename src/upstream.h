@@ -1,0 +1,85 @@
+/*
+ * upstream: per-worker connection pools toward one server's targets (or
+ * one partner's proxies).  A pool hands out keep-alive connections (the
+ * most recently used first), opens new ones round-robin over the targets
+ * that are not ejected, bounds idle and total connections, and ejects a
+ * target after health.fails consecutive failures for health.interval
+ * seconds (then tries it again).  A pool belongs to one worker thread and
+ * is never locked.
+ *
+ * While a connection is acquired, its bufferevent's events go to the
+ * owner's ops; while idle, the pool watches it and closes it when the
+ * server closes or sends anything.
+ */
+#ifndef MCX_UPSTREAM_H
+#define MCX_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct bufferevent;
+struct event_base;
+struct ssl_ctx_st;
+
+struct upstream_pool;
+struct upstream_conn;
+
+/* What an owner is told.  what: BEV_EVENT_* flags as libevent gives them
+ * (BEV_EVENT_CONNECTED once a new connection, and its TLS handshake, is
+ * up). */
+struct upstream_ops {
+	void	(*on_read)(void *arg);
+	void	(*on_write)(void *arg);
+	void	(*on_event)(void *arg, short what);
+};
+
+/* What the pool connects to; the strings and arrays are the config's. */
+struct upstream_spec {
+	const char *name;
+	const struct target *targets;
+	size_t ntargets;
+	const struct tls_client_conf *tls;
+	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain TCP */
+	struct pool_conf pool;
+	struct health_conf health;
+	double connect_timeout;
+	double idle_timeout;		/* how long an idle connection is kept */
+};
+
+struct upstream_pool *upstream_pool_new(struct event_base *, const struct upstream_spec *);
+/* Closes every idle connection; acquired ones must have been released. */
+void	upstream_pool_free(struct upstream_pool *);
+
+/*
+ * Gets a connection for a request.  fresh: never reuse an idle one (the
+ * retry after a reused connection broke).  Returns NULL with *why and
+ * *status (503 no healthy target / pool full; 502 cannot connect) set.
+ * A reused connection is ready at once (upstream_is_reused()); a new one
+ * reports BEV_EVENT_CONNECTED, or an error, through ops->on_event.
+ */
+struct upstream_conn *upstream_acquire(struct upstream_pool *, bool fresh,
+	    const struct upstream_ops *, void *arg, unsigned *status,
+	    const char **why);
+/*
+ * Gives a connection back.  reusable: the last response was complete and
+ * both sides keep the connection; it becomes idle (or is closed when
+ * max_idle are idle).  Otherwise it is closed.
+ */
+void	upstream_release(struct upstream_conn *, bool reusable);
+
+/* Passive health: a request through this connection failed (connect
+ * error, timeout, broken before a response) or succeeded. */
+void	upstream_report(struct upstream_conn *, bool ok);
+
+struct bufferevent *upstream_bev(struct upstream_conn *);
+bool	upstream_is_reused(const struct upstream_conn *);
+/* The target as configured ("10.0.1.10:8080"), for logs. */
+const char *upstream_target(const struct upstream_conn *);
+const struct upstream_spec *upstream_pool_spec(const struct upstream_pool *);
+/* Idle and open connection counts (tests, metrics). */
+size_t	upstream_pool_idle(const struct upstream_pool *);
+size_t	upstream_pool_open(const struct upstream_pool *);
+
+#endif

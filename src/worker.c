@@ -1,0 +1,200 @@
+/* worker: one thread, one event loop (see worker.h). */
+#include <sys/random.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "duration.h"
+#include "listener.h"
+#include "log.h"
+#include "runtime.h"
+#include "session.h"
+#include "upstream.h"
+#include "worker.h"
+#include "xalloc.h"
+
+static void
+spec_for_server(const struct config *c, const struct server_conf *sv,
+    struct ssl_ctx_st *ctx, struct upstream_spec *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->name = sv->name;
+	sp->targets = sv->targets;
+	sp->ntargets = sv->ntargets;
+	sp->tls = &sv->tls;
+	sp->ssl_ctx = ctx;
+	sp->pool = sv->pool;
+	sp->health = sv->health;
+	sp->connect_timeout = c->timeouts.upstream_connect;
+	sp->idle_timeout = c->timeouts.client_idle;
+}
+
+static void
+spec_for_partner(const struct config *c, const struct partner_conf *pt,
+    struct ssl_ctx_st *ctx, struct upstream_spec *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->name = pt->domain;
+	sp->targets = pt->proxies;
+	sp->ntargets = pt->nproxies;
+	sp->tls = &pt->tls;
+	sp->ssl_ctx = ctx;
+	sp->pool = pt->pool;
+	sp->health.interval = 5.0;
+	sp->health.fails = 3;
+	sp->connect_timeout = c->timeouts.upstream_connect;
+	sp->idle_timeout = c->timeouts.client_idle;
+}
+
+static void
+close_listeners(struct worker *w)
+{
+	for (size_t i = 0; i < w->rt->cfg->nlisteners; i++) {
+		listener_free(w->listeners[i]);
+		w->listeners[i] = NULL;
+	}
+}
+
+/* Runs in the worker's thread, activated by worker_stop(). */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv;
+	double d = w->rt->cfg->timeouts.drain;
+
+	if (w->draining)
+		return;
+	w->draining = true;
+	close_listeners(w);
+	session_drain_all(w);
+	if (w->nsessions == 0) {
+		event_base_loopbreak(w->base);
+		return;
+	}
+	log_info("worker %u: draining %zu connections (up to %.1fs)", w->index,
+	    w->nsessions, d);
+	tv = duration_tv(d);
+	evtimer_add(w->drain_timer, &tv);
+}
+
+static void
+drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	log_warnx("worker %u: timeouts.drain passed; closing %zu connections",
+	    w->index, w->nsessions);
+	session_close_all(w);
+	event_base_loopbreak(w->base);
+}
+
+void
+worker_session_gone(struct worker *w)
+{
+	if (w->draining && w->nsessions == 0)
+		event_base_loopbreak(w->base);
+}
+
+struct worker *
+worker_new(unsigned index, const struct runtime *rt, struct worker_shared *sh)
+{
+	const struct config *c = rt->cfg;
+	struct worker *w = xcalloc(1, sizeof(*w));
+	struct upstream_spec sp;
+
+	w->index = index;
+	w->rt = rt;
+	w->shared = sh;
+	w->base = event_base_new();
+	if (w->base == NULL) {
+		log_warnx("worker %u: cannot create an event loop", index);
+		free(w);
+		return NULL;
+	}
+	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) !=
+	    (ssize_t)sizeof(w->id_prefix))
+		w->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	w->listeners = xcalloc(c->nlisteners, sizeof(*w->listeners));
+	w->server_pools = xcalloc(c->nservers, sizeof(*w->server_pools));
+	w->partner_pools = xcalloc(c->npartners, sizeof(*w->partner_pools));
+	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
+	w->drain_timer = evtimer_new(w->base, drain_deadline_cb, w);
+	for (size_t i = 0; i < c->nservers; i++) {
+		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
+		w->server_pools[i] = upstream_pool_new(w->base, &sp);
+	}
+	for (size_t i = 0; i < c->npartners; i++) {
+		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
+		w->partner_pools[i] = upstream_pool_new(w->base, &sp);
+	}
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		w->listeners[i] = listener_new(w, i);
+		if (w->listeners[i] == NULL) {
+			worker_free(w);
+			return NULL;
+		}
+	}
+	return w;
+}
+
+static void *
+run(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w)
+{
+	int rc = pthread_create(&w->thread, NULL, run, w);
+
+	if (rc != 0) {
+		log_warnx("worker %u: cannot start a thread: %s", w->index,
+		    strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+void
+worker_stop(struct worker *w)
+{
+	event_active(w->stop_ev, EV_READ, 0);
+}
+
+void
+worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+}
+
+void
+worker_free(struct worker *w)
+{
+	const struct config *c;
+
+	if (w == NULL)
+		return;
+	c = w->rt->cfg;
+	session_close_all(w);
+	close_listeners(w);
+	for (size_t i = 0; i < c->nservers; i++)
+		upstream_pool_free(w->server_pools[i]);
+	for (size_t i = 0; i < c->npartners; i++)
+		upstream_pool_free(w->partner_pools[i]);
+	free(w->listeners);
+	free(w->server_pools);
+	free(w->partner_pools);
+	event_free(w->stop_ev);
+	event_free(w->drain_timer);
+	event_base_free(w->base);
+	free(w);
+}
