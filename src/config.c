@@ -1,10 +1,10 @@
 /*
  * config: reads the configuration file with libconfig and turns it into
- * struct config (contract section 3).  Every setting is described by a
- * table entry {name, type, offset, range, default}; one generic reader
- * walks the tables, so typing, range checks, defaults, unknown keys and
- * "FILE:LINE: message" errors behave the same everywhere.  Files are only
- * checked for readability here: loading certificates and keys is tls.c's.
+ * struct config (contract section 3).  Every setting is one table entry
+ * {name, type, offset, range, default}, and one generic reader walks the
+ * tables, so types, ranges, defaults, unknown keys and "FILE:LINE:
+ * message" errors behave alike everywhere.  Files are only checked for
+ * readability here: loading certificates and keys is tls.c's business.
  */
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -24,25 +24,18 @@
 #include "config.h"
 #include "xalloc.h"
 
-#define HOST_MAX	256	/* a normalized host name, with room for "*." */
+#define HOST_MAX	256	/* a normalized host, with room for "*." */
 #define TIMEOUT_MAX	86400	/* seconds */
 #define WORKERS_MAX	64
 
-/* Enums are stored through int pointers by the generic reader. */
+/* The generic reader stores enums through int pointers. */
 _Static_assert(sizeof(enum listener_role) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_access_dest) == sizeof(int), "enum size");
-
-static bool
-is_namechar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
 
 struct loader {
 	struct config *cf;
 	struct errlist *errs;
-	const char *file;	/* as given; libconfig names settings by it */
+	const char *file;	/* as given: libconfig names settings by it */
 	char *text;		/* the file's bytes, see int_literal_ok() */
 	int admin_line;
 };
@@ -53,13 +46,13 @@ enum ktype {
 	K_HOST,		/* char *: a host name or IP literal, normalized */
 	K_FILE,		/* char *: a readable file, made absolute */
 	K_UPATH,	/* char *: a URI path prefix, starting with '/' */
+	K_ENUM,		/* int: the index of the string in names */
+	K_ADDR,		/* struct addr; the spelling at noff when KF_SPELL */
+	K_ACCESS,	/* enum log_access_dest; the file's path at noff */
 	K_UINT,		/* unsigned, min..max */
 	K_U64,		/* uint64_t, min..max */
 	K_SECS,		/* double: seconds, > 0 and <= max; ints accepted */
-	K_BOOL,		/* bool */
-	K_ENUM,		/* an enum: the index of the string in names */
-	K_ADDR,		/* struct addr; the spelling at noff when KF_SPELL */
-	K_ACCESS,	/* enum log_access_dest; the file path at noff */
+	K_BOOL,
 	K_HOSTS,	/* char ** of host patterns; count at noff */
 	K_UPATHS,	/* char ** of URI path prefixes; count at noff */
 	K_ADDRS,	/* struct target *; count at noff */
@@ -82,36 +75,172 @@ struct ckey {
 	const char *const *names;	/* K_ENUM, NULL-terminated */
 	const struct ckey *sub;		/* K_GROUP, K_LIST */
 	size_t esz;			/* K_LIST element size */
-	/* K_GROUP, K_LIST: cross-field checks once the members are read. */
+	/* K_GROUP, K_LIST: checks across members, once they are read. */
 	void (*check)(struct loader *, const config_setting_t *, void *);
 };
 
-#define KEY(n, t, fl, o)	.name = (n), .type = (t), .flags = (fl), .off = (o)
 #define AT(base, off, type)	((type *)(void *)((char *)(base) + (off)))
 
 static void	read_group(struct loader *, const config_setting_t *,
 		    const struct ckey *, void *);
-static void	tls_server_check(struct loader *, const config_setting_t *,
-		    void *);
-static void	tls_client_check(struct loader *, const config_setting_t *,
-		    void *);
-static void	listener_check(struct loader *, const config_setting_t *,
-		    void *);
-static void	server_check(struct loader *, const config_setting_t *,
-		    void *);
-static void	partner_check(struct loader *, const config_setting_t *,
-		    void *);
-static void	admin_check(struct loader *, const config_setting_t *, void *);
+static void	cerr(struct loader *, const config_setting_t *, const char *,
+		    ...) LOG_PRINTF(3, 4);
+
+static bool
+is_namechar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* "listeners.[0].tls": the spelling libconfig's own lookups accept. */
+static void
+spath(const config_setting_t *s, char *buf, size_t len)
+{
+	size_t n;
+
+	buf[0] = '\0';
+	if (config_setting_parent(s) == NULL)
+		return;
+	spath(config_setting_parent(s), buf, len);
+	n = strlen(buf);
+	if (config_setting_name(s) != NULL)
+		snprintf(buf + n, len - n, "%s%s", n > 0 ? "." : "",
+		    config_setting_name(s));
+	else
+		snprintf(buf + n, len - n, "%s[%d]", n > 0 ? "." : "",
+		    config_setting_index(s));
+}
+
+/* The root has no line: errors about the whole file point at its first
+ * line, so that every message keeps the FILE:LINE: shape. */
+static int
+sline(const config_setting_t *s)
+{
+	return config_setting_source_line(s) > 0 ?
+	    config_setting_source_line(s) : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks across the members of one group or list element. */
+
+static const char *const auth_names[] =
+	{ "none", "optional", "required", NULL };
+
+static void
+tls_server_check(struct loader *ld, const config_setting_t *s, void *p)
+{
+	struct tls_server_conf *tls = p;
+	char path[256];
+
+	spath(s, path, sizeof(path));
+	tls->line = sline(s);
+	/* Writing a tls group means TLS, unless it says enabled = false. */
+	if (config_setting_get_member(s, "enabled") == NULL)
+		tls->enabled = true;
+	if (!tls->enabled)
+		return;
+	if (config_setting_get_member(s, "certificate") == NULL)
+		cerr(ld, s, "missing setting \"certificate\" in %s", path);
+	if (config_setting_get_member(s, "key") == NULL)
+		cerr(ld, s, "missing setting \"key\" in %s", path);
+	if (tls->client_auth != CLIENT_AUTH_NONE &&
+	    config_setting_get_member(s, "client_ca") == NULL)
+		cerr(ld, s, "client_auth \"%s\" needs client_ca in %s",
+		    auth_names[tls->client_auth], path);
+}
+
+static void
+tls_client_check(struct loader *ld, const config_setting_t *s, void *p)
+{
+	struct tls_client_conf *tls = p;
+	bool has_enabled = config_setting_get_member(s, "enabled") != NULL;
+	char path[256];
+
+	spath(s, path, sizeof(path));
+	tls->line = sline(s);
+	if ((config_setting_get_member(s, "certificate") == NULL) !=
+	    (config_setting_get_member(s, "key") == NULL))
+		cerr(ld, s, "certificate and key go together in %s", path);
+	if (!tls->enabled && config_setting_length(s) > (has_enabled ? 1 : 0))
+		log_warnx("%s:%d: %s: settings ignored while enabled = false",
+		    ld->file, tls->line, path);
+}
+
+static void
+listener_check(struct loader *ld, const config_setting_t *s, void *p)
+{
+	struct listener_conf *l = p;
+	const config_setting_t *allow = config_setting_get_member(s, "allow");
+
+	l->line = sline(s);
+	if (config_setting_get_member(s, "role") == NULL)
+		return;
+	if (l->role == ROLE_UE && !l->tls.enabled)
+		cerr(ld, s, "listener role \"ue\" requires tls: TLS is "
+		    "mandatory on HTTP-1");
+	if (l->role == ROLE_PARTNER && !l->tls.enabled)
+		cerr(ld, s, "listener role \"partner\" requires tls: partner "
+		    "proxies are authenticated by their certificates");
+	if (l->role == ROLE_TRUSTED && (allow == NULL ||
+	    config_setting_length(allow) == 0))
+		cerr(ld, s, "listener role \"trusted\" requires a non-empty "
+		    "allow list of source networks");
+	if (l->role != ROLE_TRUSTED && allow != NULL)
+		cerr(ld, allow, "allow is only for listeners of role "
+		    "\"trusted\"");
+}
+
+static void
+server_check(struct loader *ld, const config_setting_t *s, void *p)
+{
+	((struct server_conf *)p)->line = sline(s);
+	(void)ld;
+}
+
+static void
+partner_check(struct loader *ld, const config_setting_t *s, void *p)
+{
+	((struct partner_conf *)p)->line = sline(s);
+	(void)ld;
+}
+
+static void
+admin_check(struct loader *ld, const config_setting_t *s, void *p)
+{
+	ld->cf->has_admin = true;
+	ld->admin_line = sline(s);
+	(void)p;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tables: contract section 3, plus limits.max_header_fields and
+ * the headers group. */
 
 static const char *const level_names[] =
 	{ "error", "warn", "info", "debug", NULL };
 static const char *const forwarded_names[] =
 	{ "off", "x-forwarded-for", "forwarded", "both", NULL };
 static const char *const role_names[] = { "ue", "trusted", "partner", NULL };
-static const char *const auth_names[] =
-	{ "none", "optional", "required", NULL };
 static const char *const identity_names[] =
 	{ "strip", "pass", "reject", NULL };
+
+#define KEY(n, t, fl, o)						\
+	.name = (n), .type = (t), .flags = (fl), .off = (o)
+#define SCALAR(n, t, fl, o)	{ KEY(n, t, fl, o) }
+#define UINT(n, o, lo, hi, d)						\
+	{ KEY(n, K_UINT, 0, o), .min = (lo), .max = (hi), .def = (d) }
+#define SECS(n, o, d)							\
+	{ KEY(n, K_SECS, 0, o), .max = TIMEOUT_MAX, .def = (d) }
+#define ENUM(n, fl, o, nm, d)						\
+	{ KEY(n, K_ENUM, fl, o), .names = (nm), .def = (d) }
+#define ARRAY(n, t, fl, o, c)	{ KEY(n, t, fl, o), .noff = (c) }
+#define GROUP(n, o, sb, ck)						\
+	{ KEY(n, K_GROUP, 0, o), .sub = (sb), .check = (ck) }
+#define LIST(n, fl, type, o, c, sb, ck)					\
+	{ KEY(n, K_LIST, fl, o), .noff = (c), .sub = (sb),		\
+	    .esz = sizeof(type), .check = (ck) }
+#define END			{ .name = NULL }
 
 #define CF(f)	offsetof(struct config, f)
 #define TS(f)	offsetof(struct tls_server_conf, f)
@@ -123,144 +252,154 @@ static const char *const identity_names[] =
 #define PC(f)	offsetof(struct partner_conf, f)
 
 static const struct ckey log_keys[] = {
-	{ KEY("level", K_ENUM, 0, CF(log_level)), .def = LOG_LEVEL_INFO, .names = level_names },
-	{ KEY("access", K_ACCESS, 0, CF(access)), .noff = CF(access_path), .def = LOG_ACCESS_STDERR },
-	{ NULL }
+	ENUM("level", 0, CF(log_level), level_names, LOG_LEVEL_INFO),
+	{ KEY("access", K_ACCESS, 0, CF(access)), .noff = CF(access_path),
+	    .def = LOG_ACCESS_STDERR },
+	END
 };
 
-/* max_body_bytes 0 means unlimited: refusing every body is never wanted. */
+/* max_body_bytes = 0 means unlimited: refusing every body is never meant. */
 static const struct ckey limits_keys[] = {
-	{ KEY("max_connections", K_UINT, 0, CF(limits.max_connections)), .min = 1, .max = 10000000, .def = 20000 },
-	{ KEY("max_header_bytes", K_UINT, 0, CF(limits.max_header_bytes)), .min = 1024, .max = 1048576, .def = 16384 },
-	{ KEY("max_body_bytes", K_U64, 0, CF(limits.max_body_bytes)), .min = 0, .max = 1LL << 62, .def = 16777216 },
-	{ KEY("max_header_fields", K_UINT, 0, CF(limits.max_header_fields)), .min = 1, .max = 10000, .def = 100 },
-	{ NULL }
+	UINT("max_connections", CF(limits.max_connections), 1, 10000000, 20000),
+	UINT("max_header_bytes", CF(limits.max_header_bytes), 1024, 1048576,
+	    16384),
+	{ KEY("max_body_bytes", K_U64, 0, CF(limits.max_body_bytes)),
+	    .min = 0, .max = 1LL << 62, .def = 16777216 },
+	UINT("max_header_fields", CF(limits.max_header_fields), 1, 10000, 100),
+	END
 };
 
 static const struct ckey timeouts_keys[] = {
-	{ KEY("tls_handshake", K_SECS, 0, CF(timeouts.tls_handshake)), .max = TIMEOUT_MAX, .def = 10 },
-	{ KEY("request_header", K_SECS, 0, CF(timeouts.request_header)), .max = TIMEOUT_MAX, .def = 10 },
-	{ KEY("client_idle", K_SECS, 0, CF(timeouts.client_idle)), .max = TIMEOUT_MAX, .def = 60 },
-	{ KEY("upstream_connect", K_SECS, 0, CF(timeouts.upstream_connect)), .max = TIMEOUT_MAX, .def = 3 },
-	{ KEY("upstream_response", K_SECS, 0, CF(timeouts.upstream_response)), .max = TIMEOUT_MAX, .def = 30 },
-	{ KEY("drain", K_SECS, 0, CF(timeouts.drain)), .max = TIMEOUT_MAX, .def = 30 },
-	{ NULL }
+	SECS("tls_handshake", CF(timeouts.tls_handshake), 10),
+	SECS("request_header", CF(timeouts.request_header), 10),
+	SECS("client_idle", CF(timeouts.client_idle), 60),
+	SECS("upstream_connect", CF(timeouts.upstream_connect), 3),
+	SECS("upstream_response", CF(timeouts.upstream_response), 30),
+	SECS("drain", CF(timeouts.drain), 30),
+	END
 };
 
 static const struct ckey headers_keys[] = {
-	{ KEY("forwarded", K_ENUM, 0, CF(headers.forwarded)), .def = FORWARDED_OFF, .names = forwarded_names },
+	ENUM("forwarded", 0, CF(headers.forwarded), forwarded_names,
+	    FORWARDED_OFF),
 	{ KEY("via", K_TOKEN, 0, CF(headers.via)), .sdef = "mcxproxy" },
-	{ NULL }
+	END
 };
 
 static const struct ckey admin_keys[] = {
-	{ KEY("address", K_ADDR, KF_REQUIRED, CF(admin)) },
-	{ NULL }
+	SCALAR("address", K_ADDR, KF_REQUIRED, CF(admin)),
+	END
 };
 
 static const struct ckey listener_tls_keys[] = {
-	{ KEY("enabled", K_BOOL, 0, TS(enabled)) },
-	{ KEY("certificate", K_FILE, 0, TS(certificate)) },
-	{ KEY("key", K_FILE, 0, TS(key)) },
-	{ KEY("client_auth", K_ENUM, 0, TS(client_auth)), .def = CLIENT_AUTH_NONE, .names = auth_names },
-	{ KEY("client_ca", K_FILE, 0, TS(client_ca)) },
-	{ KEY("psk", K_FILE, 0, TS(psk)) },
-	{ NULL }
+	SCALAR("enabled", K_BOOL, 0, TS(enabled)),
+	SCALAR("certificate", K_FILE, 0, TS(certificate)),
+	SCALAR("key", K_FILE, 0, TS(key)),
+	ENUM("client_auth", 0, TS(client_auth), auth_names, CLIENT_AUTH_NONE),
+	SCALAR("client_ca", K_FILE, 0, TS(client_ca)),
+	SCALAR("psk", K_FILE, 0, TS(psk)),
+	END
 };
 
 static const struct ckey listener_keys[] = {
-	{ KEY("role", K_ENUM, KF_REQUIRED, LC(role)), .names = role_names },
-	{ KEY("address", K_ADDR, KF_REQUIRED | KF_SPELL, LC(addr)), .noff = LC(address) },
-	{ KEY("tls", K_GROUP, 0, LC(tls)), .sub = listener_tls_keys, .check = tls_server_check },
-	{ KEY("allow", K_CIDRS, 0, LC(allow)), .noff = LC(nallow) },
-	{ NULL }
+	ENUM("role", KF_REQUIRED, LC(role), role_names, 0),
+	{ KEY("address", K_ADDR, KF_REQUIRED | KF_SPELL, LC(addr)),
+	    .noff = LC(address) },
+	GROUP("tls", LC(tls), listener_tls_keys, tls_server_check),
+	ARRAY("allow", K_CIDRS, 0, LC(allow), LC(nallow)),
+	END
 };
 
 /* Toward own servers TLS is opt-in; toward partner proxies it is on. */
-#define TLS_CLIENT_KEYS(enabled_default)				\
-	{ KEY("enabled", K_BOOL, 0, TC(enabled)), .def = (enabled_default) },	\
-	{ KEY("ca", K_FILE, 0, TC(ca)) },					\
-	{ KEY("server_name", K_HOST, 0, TC(server_name)) },			\
-	{ KEY("certificate", K_FILE, 0, TC(certificate)) },			\
-	{ KEY("key", K_FILE, 0, TC(key)) },					\
-	{ NULL }
+#define TLS_CLIENT_KEYS(on)					\
+	{ KEY("enabled", K_BOOL, 0, TC(enabled)), .def = (on) },	\
+	SCALAR("ca", K_FILE, 0, TC(ca)),				\
+	SCALAR("server_name", K_HOST, 0, TC(server_name)),		\
+	SCALAR("certificate", K_FILE, 0, TC(certificate)),		\
+	SCALAR("key", K_FILE, 0, TC(key)),				\
+	END
 
 static const struct ckey server_tls_keys[] = { TLS_CLIENT_KEYS(false) };
 static const struct ckey partner_tls_keys[] = { TLS_CLIENT_KEYS(true) };
 
 static const struct ckey pool_keys[] = {
-	{ KEY("max_idle", K_UINT, 0, PO(max_idle)), .min = 0, .max = 100000, .def = 32 },
-	{ KEY("max_connections", K_UINT, 0, PO(max_connections)), .min = 1, .max = 1000000, .def = 512 },
-	{ NULL }
+	UINT("max_idle", PO(max_idle), 0, 100000, 32),
+	UINT("max_connections", PO(max_connections), 1, 1000000, 512),
+	END
 };
 
 static const struct ckey health_keys[] = {
-	{ KEY("path", K_UPATH, 0, HE(path)) },
-	{ KEY("interval", K_SECS, 0, HE(interval)), .max = TIMEOUT_MAX, .def = 5 },
-	{ KEY("fails", K_UINT, 0, HE(fails)), .min = 1, .max = 1000, .def = 3 },
-	{ NULL }
+	SCALAR("path", K_UPATH, 0, HE(path)),
+	SECS("interval", HE(interval), 5),
+	UINT("fails", HE(fails), 1, 1000, 3),
+	END
 };
 
 static const struct ckey server_keys[] = {
-	{ KEY("name", K_TOKEN, KF_REQUIRED, SC(name)) },
-	{ KEY("hosts", K_HOSTS, KF_REQUIRED, SC(hosts)), .noff = SC(nhosts) },
-	{ KEY("paths", K_UPATHS, 0, SC(paths)), .noff = SC(npaths) },
-	{ KEY("targets", K_ADDRS, KF_REQUIRED, SC(targets)), .noff = SC(ntargets) },
-	{ KEY("tls", K_GROUP, 0, SC(tls)), .sub = server_tls_keys, .check = tls_client_check },
-	{ KEY("pool", K_GROUP, 0, SC(pool)), .sub = pool_keys },
-	{ KEY("health", K_GROUP, 0, SC(health)), .sub = health_keys },
-	{ NULL }
+	SCALAR("name", K_TOKEN, KF_REQUIRED, SC(name)),
+	ARRAY("hosts", K_HOSTS, KF_REQUIRED, SC(hosts), SC(nhosts)),
+	ARRAY("paths", K_UPATHS, 0, SC(paths), SC(npaths)),
+	ARRAY("targets", K_ADDRS, KF_REQUIRED, SC(targets), SC(ntargets)),
+	GROUP("tls", SC(tls), server_tls_keys, tls_client_check),
+	GROUP("pool", SC(pool), pool_keys, NULL),
+	GROUP("health", SC(health), health_keys, NULL),
+	END
 };
 
 static const struct ckey partner_keys[] = {
-	{ KEY("domain", K_HOST, KF_REQUIRED, PC(domain)) },
-	{ KEY("hosts", K_HOSTS, KF_REQUIRED, PC(hosts)), .noff = PC(nhosts) },
-	{ KEY("proxy", K_ADDRS, KF_REQUIRED, PC(proxies)), .noff = PC(nproxies) },
-	{ KEY("tls", K_GROUP, 0, PC(tls)), .sub = partner_tls_keys, .check = tls_client_check },
-	{ KEY("pool", K_GROUP, 0, PC(pool)), .sub = pool_keys },
-	{ KEY("asserted_identity", K_ENUM, 0, PC(asserted_identity)), .def = IDENTITY_STRIP, .names = identity_names },
-	{ NULL }
+	SCALAR("domain", K_HOST, KF_REQUIRED, PC(domain)),
+	ARRAY("hosts", K_HOSTS, KF_REQUIRED, PC(hosts), PC(nhosts)),
+	ARRAY("proxy", K_ADDRS, KF_REQUIRED, PC(proxies), PC(nproxies)),
+	GROUP("tls", PC(tls), partner_tls_keys, tls_client_check),
+	GROUP("pool", PC(pool), pool_keys, NULL),
+	ENUM("asserted_identity", 0, PC(asserted_identity), identity_names,
+	    IDENTITY_STRIP),
+	END
 };
 
-/* Groups of struct config itself are read at offset 0 of the same base. */
+/* The groups of struct config itself are read at offset 0, same base. */
 static const struct ckey root_keys[] = {
-	{ KEY("domain", K_HOST, KF_REQUIRED, CF(domain)) },
-	{ KEY("workers", K_UINT, 0, CF(workers)), .min = 0, .max = WORKERS_MAX },
-	{ KEY("user", K_STR, 0, CF(user)) },
-	{ KEY("group", K_STR, 0, CF(group)) },
-	{ KEY("log", K_GROUP, 0, 0), .sub = log_keys },
-	{ KEY("limits", K_GROUP, 0, 0), .sub = limits_keys },
-	{ KEY("timeouts", K_GROUP, 0, 0), .sub = timeouts_keys },
-	{ KEY("headers", K_GROUP, 0, 0), .sub = headers_keys },
-	{ KEY("listeners", K_LIST, KF_REQUIRED, CF(listeners)), .noff = CF(nlisteners), .sub = listener_keys, .esz = sizeof(struct listener_conf), .check = listener_check },
-	{ KEY("admin", K_GROUP, 0, 0), .sub = admin_keys, .check = admin_check },
-	{ KEY("servers", K_LIST, 0, CF(servers)), .noff = CF(nservers), .sub = server_keys, .esz = sizeof(struct server_conf), .check = server_check },
-	{ KEY("partners", K_LIST, 0, CF(partners)), .noff = CF(npartners), .sub = partner_keys, .esz = sizeof(struct partner_conf), .check = partner_check },
-	{ KEY("idm_servers", K_HOSTS, 0, CF(idm_servers)), .noff = CF(nidm_servers) },
-	{ NULL }
+	SCALAR("domain", K_HOST, KF_REQUIRED, CF(domain)),
+	UINT("workers", CF(workers), 0, WORKERS_MAX, 0),
+	SCALAR("user", K_STR, 0, CF(user)),
+	SCALAR("group", K_STR, 0, CF(group)),
+	GROUP("log", 0, log_keys, NULL),
+	GROUP("limits", 0, limits_keys, NULL),
+	GROUP("timeouts", 0, timeouts_keys, NULL),
+	GROUP("headers", 0, headers_keys, NULL),
+	LIST("listeners", KF_REQUIRED, struct listener_conf, CF(listeners),
+	    CF(nlisteners), listener_keys, listener_check),
+	GROUP("admin", 0, admin_keys, admin_check),
+	LIST("servers", 0, struct server_conf, CF(servers), CF(nservers),
+	    server_keys, server_check),
+	LIST("partners", 0, struct partner_conf, CF(partners), CF(npartners),
+	    partner_keys, partner_check),
+	ARRAY("idm_servers", K_HOSTS, 0, CF(idm_servers), CF(nidm_servers)),
+	END
 };
+
+/* ------------------------------------------------------------------ */
+/* The generic reader. */
 
 void
 errlist_add(struct errlist *e, const char *file, int line, const char *fmt,
     ...)
 {
-	char msg[1024];
+	char msg[1024], where[32] = "";
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = line > 0 ? snprintf(NULL, 0, "%s:%d: %s\n", file, line, msg) :
-	    snprintf(NULL, 0, "%s: %s\n", file, msg);
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	n = snprintf(NULL, 0, "%s%s: %s\n", file, where, msg);
 	if (n < 0)
 		return;
 	e->text = xrealloc(e->text, e->len + (size_t)n + 1);
-	if (line > 0)
-		snprintf(e->text + e->len, (size_t)n + 1, "%s:%d: %s\n", file,
-		    line, msg);
-	else
-		snprintf(e->text + e->len, (size_t)n + 1, "%s: %s\n", file, msg);
+	snprintf(e->text + e->len, (size_t)n + 1, "%s%s: %s\n", file, where,
+	    msg);
 	e->len += (size_t)n;
 	e->count++;
 }
@@ -273,38 +412,6 @@ errlist_fini(struct errlist *e)
 	e->len = 0;
 	e->count = 0;
 }
-
-/* "listeners.[0].tls": the spelling libconfig's own lookups accept. */
-static void
-spath(const config_setting_t *s, char *buf, size_t len)
-{
-	const config_setting_t *parent = config_setting_parent(s);
-	size_t n;
-
-	buf[0] = '\0';
-	if (parent == NULL)
-		return;
-	spath(parent, buf, len);
-	n = strlen(buf);
-	if (config_setting_name(s) != NULL)
-		snprintf(buf + n, len - n, "%s%s", n > 0 ? "." : "",
-		    config_setting_name(s));
-	else
-		snprintf(buf + n, len - n, "%s[%d]", n > 0 ? "." : "",
-		    config_setting_index(s));
-}
-
-static int
-sline(const config_setting_t *s)
-{
-	/* The root has no line: errors about the whole file point at its
-	 * first line so every message keeps the FILE:LINE: shape. */
-	return config_setting_source_line(s) > 0 ?
-	    config_setting_source_line(s) : 1;
-}
-
-static void	cerr(struct loader *, const config_setting_t *, const char *,
-		    ...) LOG_PRINTF(3, 4);
 
 static void
 cerr(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
@@ -327,18 +434,6 @@ set_str(char **slot, const char *v)
 	*slot = v != NULL ? xstrdup(v) : NULL;
 }
 
-static const char *
-want_string(struct loader *ld, const config_setting_t *s, const char *what)
-{
-	char path[256];
-
-	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		return config_setting_get_string(s);
-	spath(s, path, sizeof(path));
-	cerr(ld, s, "%s must be %s", path, what);
-	return NULL;
-}
-
 /*
  * libconfig 1.5 keeps an integer literal without an "L" suffix in an int
  * and silently wraps anything past 2^31 - 1 (4294967296 reads as 0).
@@ -348,7 +443,6 @@ static bool
 int_literal_ok(struct loader *ld, const config_setting_t *s, long long v)
 {
 	const char *name = config_setting_name(s), *file, *p, *eol, *q, *r;
-	size_t nlen;
 	long long lit;
 	char *end;
 	int line;
@@ -363,12 +457,11 @@ int_literal_ok(struct loader *ld, const config_setting_t *s, long long v)
 	if (p == NULL)
 		return true;
 	eol = strchrnul(p, '\n');
-	nlen = strlen(name);
-	for (q = p; (q = memmem(q, (size_t)(eol - q), name, nlen)) != NULL;
-	    q += nlen) {
-		if (q > p && (is_namechar(q[-1]) || q[-1] == '*'))
+	for (q = p; (q = memmem(q, (size_t)(eol - q), name, strlen(name))) !=
+	    NULL; q += strlen(name)) {
+		if (q > p && is_namechar(q[-1]))
 			continue;
-		for (r = q + nlen; *r == ' ' || *r == '\t'; r++)
+		for (r = q + strlen(name); *r == ' ' || *r == '\t'; r++)
 			;
 		if (*r != '=' && *r != ':')
 			continue;
@@ -376,29 +469,21 @@ int_literal_ok(struct loader *ld, const config_setting_t *s, long long v)
 			;
 		errno = 0;
 		lit = strtoll(r, &end, 0);
-		if (end == r || *end == 'L')
-			return true;
-		return errno == 0 && lit == v;
+		return end == r || *end == 'L' || (errno == 0 && lit == v);
 	}
 	return true;
 }
 
 static bool
 read_int(struct loader *ld, const config_setting_t *s, const struct ckey *k,
-    long long *v)
+    const char *path, long long *v)
 {
-	char path[256];
-
-	spath(s, path, sizeof(path));
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		*v = config_setting_get_int64(s);
-		break;
-	default:
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
 		cerr(ld, s, "%s must be an integer", path);
 		return false;
 	}
+	*v = config_setting_get_int64(s);
 	if (config_setting_type(s) == CONFIG_TYPE_INT &&
 	    !int_literal_ok(ld, s, *v)) {
 		cerr(ld, s, "%s: integers past 2147483647 need an \"L\" suffix "
@@ -416,8 +501,6 @@ read_int(struct loader *ld, const config_setting_t *s, const struct ckey *k,
 static bool
 is_token(const char *s)
 {
-	if (*s == '\0')
-		return false;
 	for (; *s != '\0'; s++)
 		if (!is_namechar(*s) && *s != '.')
 			return false;
@@ -442,21 +525,19 @@ host_name(const char *in, char *out, size_t outlen)
 {
 	size_t len = strlen(in);
 
-	if (len == 0)
-		return false;
-	if (in[0] == '[' ? in[len - 1] != ']' : strchr(in, ':') != NULL)
+	if (len == 0 || (in[0] == '[' ? in[len - 1] != ']' :
+	    strchr(in, ':') != NULL))
 		return false;
 	return config_normalize_host(in, len, out, outlen);
 }
 
-/* "name", "[::1]", "10.0.0.1" or "*.suffix" (suffix a name). */
+/* "name", "10.0.0.1", "[::1]" or "*.suffix" with a name as suffix. */
 static bool
 host_pattern(const char *in, char *out, size_t outlen)
 {
 	if (strncmp(in, "*.", 2) != 0)
 		return host_name(in, out, outlen);
-	if (in[2] == '[' || outlen < 3 || !host_name(in + 2, out + 2,
-	    outlen - 2))
+	if (in[2] == '[' || !host_name(in + 2, out + 2, outlen - 2))
 		return false;
 	memcpy(out, "*.", 2);
 	return true;
@@ -490,9 +571,6 @@ read_access(struct loader *ld, const config_setting_t *s, const char *v,
 		*dest = LOG_ACCESS_STDERR;
 	else if (strcmp(v, "syslog") == 0)
 		*dest = LOG_ACCESS_SYSLOG;
-	else if (*v == '\0')
-		cerr(ld, s, "log.access must be a file path, \"stderr\", "
-		    "\"syslog\" or \"off\"");
 	else {
 		*dest = LOG_ACCESS_FILE;
 		*path = resolve(ld, v);
@@ -509,17 +587,17 @@ read_access(struct loader *ld, const config_setting_t *s, const char *v,
 	}
 }
 
-/* Reads one element of a K_HOSTS/K_UPATHS/K_ADDRS/K_CIDRS list. */
+/* One element of a K_HOSTS, K_UPATHS, K_ADDRS or K_CIDRS list. */
 static void
 read_elem(struct loader *ld, const config_setting_t *e, const char *v,
     const struct ckey *k, void *base, const char *path)
 {
 	size_t *n = AT(base, k->noff, size_t);
+	void **arr = AT(base, k->off, void *);
 	char host[HOST_MAX];
-	const char *err;
 	struct target *t;
-	struct cidr *c;
-	char ***strs;
+	struct cidr c;
+	const char *err;
 
 	switch (k->type) {
 	case K_HOSTS:
@@ -530,34 +608,30 @@ read_elem(struct loader *ld, const config_setting_t *e, const char *v,
 		v = host;
 		/* FALLTHROUGH */
 	case K_UPATHS:
-		if (k->type == K_UPATHS && !is_upath(v)) {
+		if (!is_upath(v) && k->type == K_UPATHS) {
 			cerr(ld, e, "invalid path \"%s\" in %s: a path prefix "
 			    "starts with \"/\" and has no spaces", v, path);
 			return;
 		}
-		strs = AT(base, k->off, char **);
-		*strs = xreallocarray(*strs, *n + 1, sizeof(char *));
-		(*strs)[(*n)++] = xstrdup(v);
+		*arr = xreallocarray(*arr, *n + 1, sizeof(char *));
+		((char **)*arr)[(*n)++] = xstrdup(v);
 		break;
 	case K_ADDRS:
-		t = *AT(base, k->off, struct target *) = xreallocarray(
-		    *AT(base, k->off, struct target *), *n + 1, sizeof(*t));
-		if (addr_parse(v, &t[*n].addr, &err) == -1) {
+		*arr = t = xreallocarray(*arr, *n + 1, sizeof(*t));
+		if (addr_parse(v, &t[*n].addr, &err) == -1)
 			cerr(ld, e, "invalid address \"%s\" in %s: %s", v, path,
 			    err);
-			return;
-		}
-		t[(*n)++].spec = xstrdup(v);
+		else
+			t[(*n)++].spec = xstrdup(v);
 		break;
 	case K_CIDRS:
-		c = *AT(base, k->off, struct cidr *) = xreallocarray(
-		    *AT(base, k->off, struct cidr *), *n + 1, sizeof(*c));
-		if (cidr_parse(v, &c[*n], &err) == -1) {
+		if (cidr_parse(v, &c, &err) == -1) {
 			cerr(ld, e, "invalid network \"%s\" in %s: %s", v, path,
 			    err);
 			return;
 		}
-		(*n)++;
+		*arr = xreallocarray(*arr, *n + 1, sizeof(c));
+		((struct cidr *)*arr)[(*n)++] = c;
 		break;
 	default:
 		abort();
@@ -567,13 +641,11 @@ read_elem(struct loader *ld, const config_setting_t *e, const char *v,
 /* A list of strings: ["a", "b"], ("a", "b"), or one bare "a". */
 static void
 read_strlist(struct loader *ld, const config_setting_t *s,
-    const struct ckey *k, void *base)
+    const struct ckey *k, void *base, const char *path)
 {
 	const config_setting_t *e;
-	char path[256];
 	int i, n;
 
-	spath(s, path, sizeof(path));
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		read_elem(ld, s, config_setting_get_string(s), k, base, path);
 		return;
@@ -601,34 +673,20 @@ apply_defaults(const struct ckey *keys, void *base)
 	const struct ckey *k;
 
 	for (k = keys; k->name != NULL; k++) {
-		switch (k->type) {
-		case K_UINT:
+		if (k->type == K_UINT)
 			*AT(base, k->off, unsigned) = (unsigned)k->def;
-			break;
-		case K_U64:
+		else if (k->type == K_U64)
 			*AT(base, k->off, uint64_t) = (uint64_t)k->def;
-			break;
-		case K_SECS:
+		else if (k->type == K_SECS)
 			*AT(base, k->off, double) = (double)k->def;
-			break;
-		case K_BOOL:
+		else if (k->type == K_BOOL)
 			*AT(base, k->off, bool) = k->def != 0;
-			break;
-		case K_ENUM:
-		case K_ACCESS:
-			/* Every enum of config.h has int's size. */
+		else if (k->type == K_ENUM || k->type == K_ACCESS)
 			*AT(base, k->off, int) = (int)k->def;
-			break;
-		case K_STR:
-		case K_TOKEN:
+		else if (k->sdef != NULL)
 			set_str(AT(base, k->off, char *), k->sdef);
-			break;
-		case K_GROUP:
+		else if (k->type == K_GROUP)
 			apply_defaults(k->sub, AT(base, k->off, char));
-			break;
-		default:
-			break;
-		}
 	}
 }
 
@@ -644,8 +702,6 @@ read_enum(struct loader *ld, const config_setting_t *s, const char *v,
 			*AT(base, k->off, int) = (int)i;
 			return;
 		}
-	}
-	for (i = 0; k->names[i] != NULL; i++) {
 		n = strlen(choices);
 		snprintf(choices + n, sizeof(choices) - n, "%s\"%s\"",
 		    i == 0 ? "" : k->names[i + 1] == NULL ? " or " : ", ",
@@ -673,17 +729,16 @@ read_list(struct loader *ld, const config_setting_t *s, const struct ckey *k,
 	arr = xcalloc((size_t)n, k->esz);
 	*AT(base, k->off, void *) = arr;
 	*AT(base, k->noff, size_t) = (size_t)n;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++, arr += k->esz) {
 		e = config_setting_get_elem(s, (unsigned)i);
-		apply_defaults(k->sub, arr + (size_t)i * k->esz);
+		apply_defaults(k->sub, arr);
 		if (!config_setting_is_group(e)) {
 			cerr(ld, e, "%s must be a list of groups: "
 			    "( { ... }, ... )", path);
 			continue;
 		}
-		read_group(ld, e, k->sub, arr + (size_t)i * k->esz);
-		if (k->check != NULL)
-			k->check(ld, e, arr + (size_t)i * k->esz);
+		read_group(ld, e, k->sub, arr);
+		k->check(ld, e, arr);
 	}
 }
 
@@ -691,91 +746,55 @@ static void
 read_key(struct loader *ld, const config_setting_t *s, const struct ckey *k,
     void *base)
 {
+	char **str = AT(base, k->off, char *);
 	char path[256], host[HOST_MAX];
 	const char *v = NULL, *err;
 	long long n;
 	double d;
 
 	spath(s, path, sizeof(path));
-	switch (k->type) {
-	case K_STR:
-	case K_TOKEN:
-	case K_HOST:
-	case K_FILE:
-	case K_UPATH:
-	case K_ENUM:
-	case K_ADDR:
-	case K_ACCESS:
-		if ((v = want_string(ld, s, "a string")) == NULL)
+	if (k->type <= K_ACCESS) {
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			cerr(ld, s, "%s must be a string", path);
 			return;
-		if (*v == '\0' && k->type != K_ACCESS) {
+		}
+		v = config_setting_get_string(s);
+		if (*v == '\0') {
 			cerr(ld, s, "%s must not be empty", path);
 			return;
 		}
-		break;
-	default:
-		break;
 	}
-
 	switch (k->type) {
 	case K_STR:
-		set_str(AT(base, k->off, char *), v);
+		set_str(str, v);
 		break;
 	case K_TOKEN:
 		if (!is_token(v))
 			cerr(ld, s, "%s \"%s\" must be a token: letters, "
 			    "digits, \".\", \"-\" and \"_\"", path, v);
 		else
-			set_str(AT(base, k->off, char *), v);
+			set_str(str, v);
 		break;
 	case K_HOST:
 		if (!host_name(v, host, sizeof(host)))
 			cerr(ld, s, "%s \"%s\" is not a valid host name or IP "
 			    "literal", path, v);
 		else
-			set_str(AT(base, k->off, char *), host);
+			set_str(str, host);
 		break;
 	case K_FILE:
-		set_str(AT(base, k->off, char *), NULL);
-		*AT(base, k->off, char *) = resolve(ld, v);
-		if (access(*AT(base, k->off, char *), R_OK) == -1)
-			cerr(ld, s, "cannot read %s \"%s\": %s", k->name,
-			    *AT(base, k->off, char *), strerror(errno));
+		free(*str);
+		*str = resolve(ld, v);
+		if (access(*str, R_OK) == -1)
+			cerr(ld, s, "cannot read %s \"%s\": %s", k->name, *str,
+			    strerror(errno));
 		break;
 	case K_UPATH:
 		if (!is_upath(v))
 			cerr(ld, s, "%s \"%s\" must start with \"/\" and have "
 			    "no spaces", path, v);
 		else
-			set_str(AT(base, k->off, char *), v);
-		break;
-	case K_UINT:
-		if (read_int(ld, s, k, &n))
-			*AT(base, k->off, unsigned) = (unsigned)n;
-		break;
-	case K_U64:
-		if (read_int(ld, s, k, &n))
-			*AT(base, k->off, uint64_t) = (uint64_t)n;
-		break;
-	case K_SECS:
-		if (!config_setting_is_number(s)) {
-			cerr(ld, s, "%s must be a number of seconds", path);
-			break;
-		}
-		d = config_setting_type(s) == CONFIG_TYPE_FLOAT ?
-		    config_setting_get_float(s) :
-		    (double)config_setting_get_int64(s);
-		if (!(d > 0 && d <= (double)k->max))
-			cerr(ld, s, "%s must be more than 0 and at most %lld "
-			    "seconds", path, k->max);
-		else
-			*AT(base, k->off, double) = d;
-		break;
-	case K_BOOL:
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-			cerr(ld, s, "%s must be true or false", path);
-		else
-			*AT(base, k->off, bool) = config_setting_get_bool(s);
+			set_str(str, v);
 		break;
 	case K_ENUM:
 		read_enum(ld, s, v, k, base, path);
@@ -790,11 +809,36 @@ read_key(struct loader *ld, const config_setting_t *s, const struct ckey *k,
 	case K_ACCESS:
 		read_access(ld, s, v, k, base);
 		break;
+	case K_UINT:
+		if (read_int(ld, s, k, path, &n))
+			*AT(base, k->off, unsigned) = (unsigned)n;
+		break;
+	case K_U64:
+		if (read_int(ld, s, k, path, &n))
+			*AT(base, k->off, uint64_t) = (uint64_t)n;
+		break;
+	case K_SECS:
+		d = config_setting_type(s) == CONFIG_TYPE_FLOAT ?
+		    config_setting_get_float(s) :
+		    (double)config_setting_get_int64(s);
+		if (!config_setting_is_number(s) || !(d > 0 &&
+		    d <= (double)k->max))
+			cerr(ld, s, "%s must be a number of seconds, more than "
+			    "0 and at most %lld", path, k->max);
+		else
+			*AT(base, k->off, double) = d;
+		break;
+	case K_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			cerr(ld, s, "%s must be true or false", path);
+		else
+			*AT(base, k->off, bool) = config_setting_get_bool(s);
+		break;
 	case K_HOSTS:
 	case K_UPATHS:
 	case K_ADDRS:
 	case K_CIDRS:
-		read_strlist(ld, s, k, base);
+		read_strlist(ld, s, k, base, path);
 		break;
 	case K_GROUP:
 		if (!config_setting_is_group(s)) {
@@ -818,20 +862,19 @@ read_group(struct loader *ld, const config_setting_t *g,
 	const config_setting_t *m;
 	const struct ckey *k;
 	char path[256];
-	int i, n;
+	int i;
 
 	spath(g, path, sizeof(path));
-	n = config_setting_length(g);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < config_setting_length(g); i++) {
 		m = config_setting_get_elem(g, (unsigned)i);
 		for (k = keys; k->name != NULL; k++)
 			if (strcmp(k->name, config_setting_name(m)) == 0)
 				break;
-		if (k->name == NULL)
+		if (k->name != NULL)
+			read_key(ld, m, k, base);
+		else
 			cerr(ld, m, "unknown setting \"%s\"%s%s",
 			    config_setting_name(m), *path ? " in " : "", path);
-		else
-			read_key(ld, m, k, base);
 	}
 	for (k = keys; k->name != NULL; k++)
 		if ((k->flags & KF_REQUIRED) &&
@@ -841,110 +884,66 @@ read_group(struct loader *ld, const config_setting_t *g,
 }
 
 static void
-tls_server_check(struct loader *ld, const config_setting_t *s, void *p)
+free_keys(const struct ckey *keys, void *base)
 {
-	struct tls_server_conf *tls = p;
-	char path[256];
+	const struct ckey *k;
+	void *arr;
+	size_t i, n;
 
-	spath(s, path, sizeof(path));
-	tls->line = sline(s);
-	/* Writing a tls group means TLS, unless it says enabled = false. */
-	if (config_setting_get_member(s, "enabled") == NULL)
-		tls->enabled = true;
-	if (!tls->enabled)
-		return;
-	if (config_setting_get_member(s, "certificate") == NULL)
-		cerr(ld, s, "missing setting \"certificate\" in %s", path);
-	if (config_setting_get_member(s, "key") == NULL)
-		cerr(ld, s, "missing setting \"key\" in %s", path);
-	if (tls->client_auth != CLIENT_AUTH_NONE &&
-	    config_setting_get_member(s, "client_ca") == NULL)
-		cerr(ld, s, "client_auth \"%s\" needs client_ca in %s",
-		    auth_names[tls->client_auth], path);
+	for (k = keys; k->name != NULL; k++) {
+		if (k->type <= K_UPATH)
+			free(*AT(base, k->off, char *));
+		else if (k->type == K_ACCESS ||
+		    (k->type == K_ADDR && (k->flags & KF_SPELL)))
+			free(*AT(base, k->noff, char *));
+		else if (k->type == K_GROUP)
+			free_keys(k->sub, AT(base, k->off, char));
+		if (k->type < K_HOSTS || k->type == K_GROUP)
+			continue;
+		arr = *AT(base, k->off, void *);
+		n = *AT(base, k->noff, size_t);
+		for (i = 0; i < n; i++) {
+			if (k->type == K_HOSTS || k->type == K_UPATHS)
+				free(((char **)arr)[i]);
+			else if (k->type == K_ADDRS)
+				free(((struct target *)arr)[i].spec);
+			else if (k->type == K_LIST)
+				free_keys(k->sub, (char *)arr + i * k->esz);
+		}
+		free(arr);
+	}
 }
 
-static void
-tls_client_check(struct loader *ld, const config_setting_t *s, void *p)
-{
-	struct tls_client_conf *tls = p;
-	char path[256];
-
-	spath(s, path, sizeof(path));
-	tls->line = sline(s);
-	if ((config_setting_get_member(s, "certificate") == NULL) !=
-	    (config_setting_get_member(s, "key") == NULL))
-		cerr(ld, s, "certificate and key go together in %s", path);
-	if (!tls->enabled && config_setting_length(s) >
-	    (config_setting_get_member(s, "enabled") != NULL ? 1 : 0))
-		log_warnx("%s:%d: %s: settings ignored while enabled = false",
-		    ld->file, tls->line, path);
-}
-
-static void
-listener_check(struct loader *ld, const config_setting_t *s, void *p)
-{
-	struct listener_conf *l = p;
-	const config_setting_t *allow;
-
-	l->line = sline(s);
-	if (config_setting_get_member(s, "role") == NULL)
-		return;
-	if (l->role == ROLE_UE && !l->tls.enabled)
-		cerr(ld, s, "listener role \"ue\" requires tls: TLS is "
-		    "mandatory on HTTP-1");
-	if (l->role == ROLE_PARTNER && !l->tls.enabled)
-		cerr(ld, s, "listener role \"partner\" requires tls: partner "
-		    "proxies are authenticated by their certificates");
-	allow = config_setting_get_member(s, "allow");
-	if (l->role == ROLE_TRUSTED && l->nallow == 0 && (allow == NULL ||
-	    config_setting_length(allow) == 0))
-		cerr(ld, s, "listener role \"trusted\" requires a non-empty "
-		    "allow list of source networks");
-	if (l->role != ROLE_TRUSTED && allow != NULL)
-		cerr(ld, allow, "allow is only for listeners of role "
-		    "\"trusted\"");
-}
-
-static void
-server_check(struct loader *ld, const config_setting_t *s, void *p)
-{
-	struct server_conf *sc = p;
-
-	sc->line = sline(s);
-	(void)ld;
-}
-
-static void
-partner_check(struct loader *ld, const config_setting_t *s, void *p)
-{
-	struct partner_conf *pc = p;
-
-	pc->line = sline(s);
-	(void)ld;
-}
-
-static void
-admin_check(struct loader *ld, const config_setting_t *s, void *p)
-{
-	ld->cf->has_admin = true;
-	ld->admin_line = sline(s);
-	(void)p;
-}
+/* ------------------------------------------------------------------ */
 
 static bool
 addr_equal(const struct addr *a, const struct addr *b)
 {
 	/* addr_parse zeroes the whole storage, padding included. */
-	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+	return a->len != 0 && a->len == b->len &&
+	    memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
 static bool
 has_str(char **v, size_t n, const char *s)
 {
+	while (n-- > 0)
+		if (strcmp(v[n], s) == 0)
+			return true;
+	return false;
+}
+
+/* Two servers with a common host route the same requests when neither
+ * has paths, or when they share a path prefix. */
+static bool
+same_route(const struct server_conf *a, const struct server_conf *b)
+{
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
+	if (a->npaths == 0 && b->npaths == 0)
+		return true;
+	for (i = 0; i < b->npaths; i++)
+		if (has_str(a->paths, a->npaths, b->paths[i]))
 			return true;
 	return false;
 }
@@ -954,72 +953,61 @@ static void
 cross_check(struct loader *ld)
 {
 	struct config *cf = ld->cf;
-	struct server_conf *a, *b;
-	size_t i, j, h, q;
+	size_t i, j, h;
 
 	for (i = 0; i < cf->nlisteners; i++) {
-		for (j = 0; j < i && cf->listeners[i].address != NULL; j++)
-			if (cf->listeners[j].address != NULL &&
-			    addr_equal(&cf->listeners[i].addr,
+		for (j = 0; j < i; j++)
+			if (addr_equal(&cf->listeners[i].addr,
 			    &cf->listeners[j].addr))
 				errlist_add(ld->errs, ld->file,
 				    cf->listeners[i].line, "listener address "
 				    "\"%s\" is already used at line %d",
 				    cf->listeners[i].address,
 				    cf->listeners[j].line);
-		if (cf->has_admin && cf->listeners[i].address != NULL &&
+		if (cf->has_admin &&
 		    addr_equal(&cf->listeners[i].addr, &cf->admin))
 			errlist_add(ld->errs, ld->file, ld->admin_line,
 			    "admin address is already used by the listener "
 			    "at line %d", cf->listeners[i].line);
 	}
 	for (i = 0; i < cf->nservers; i++) {
-		b = &cf->servers[i];
+		struct server_conf *b = &cf->servers[i];
+
 		for (j = 0; j < i && b->name != NULL; j++) {
-			a = &cf->servers[j];
+			struct server_conf *a = &cf->servers[j];
+
 			if (a->name != NULL && strcmp(a->name, b->name) == 0)
 				errlist_add(ld->errs, ld->file, b->line,
 				    "server name \"%s\" is already used at "
 				    "line %d", b->name, a->line);
-			for (h = 0; h < b->nhosts; h++) {
-				if (!has_str(a->hosts, a->nhosts, b->hosts[h]))
-					continue;
-				if (a->npaths == 0 && b->npaths == 0)
+			for (h = 0; h < b->nhosts; h++)
+				if (has_str(a->hosts, a->nhosts, b->hosts[h]) &&
+				    same_route(a, b))
 					errlist_add(ld->errs, ld->file, b->line,
-					    "server \"%s\" repeats host \"%s\" "
-					    "of server \"%s\" (line %d) with "
-					    "no paths to tell them apart",
-					    b->name, b->hosts[h], a->name,
-					    a->line);
-				for (q = 0; q < b->npaths; q++)
-					if (has_str(a->paths, a->npaths,
-					    b->paths[q]))
-						errlist_add(ld->errs, ld->file,
-						    b->line, "server \"%s\" "
-						    "repeats host \"%s\" path "
-						    "\"%s\" of server \"%s\" "
-						    "(line %d)", b->name,
-						    b->hosts[h], b->paths[q],
-						    a->name, a->line);
-			}
+					    "server \"%s\" repeats a route of "
+					    "server \"%s\" (line %d) for host "
+					    "\"%s\": give them different paths",
+					    b->name, a->name, a->line,
+					    b->hosts[h]);
 		}
 	}
 	for (i = 0; i < cf->npartners; i++) {
-		for (j = 0; j < i; j++) {
-			struct partner_conf *pa = &cf->partners[j];
-			struct partner_conf *pb = &cf->partners[i];
+		struct partner_conf *b = &cf->partners[i];
 
-			if (pa->domain != NULL && pb->domain != NULL &&
-			    strcmp(pa->domain, pb->domain) == 0)
-				errlist_add(ld->errs, ld->file, pb->line,
+		for (j = 0; j < i; j++) {
+			struct partner_conf *a = &cf->partners[j];
+
+			if (a->domain != NULL && b->domain != NULL &&
+			    strcmp(a->domain, b->domain) == 0)
+				errlist_add(ld->errs, ld->file, b->line,
 				    "partner domain \"%s\" is already used at "
-				    "line %d", pb->domain, pa->line);
-			for (h = 0; h < pb->nhosts; h++)
-				if (has_str(pa->hosts, pa->nhosts, pb->hosts[h]))
-					errlist_add(ld->errs, ld->file,
-					    pb->line, "host \"%s\" already "
-					    "belongs to the partner at line %d",
-					    pb->hosts[h], pa->line);
+				    "line %d", b->domain, a->line);
+			for (h = 0; h < b->nhosts; h++)
+				if (has_str(a->hosts, a->nhosts, b->hosts[h]))
+					errlist_add(ld->errs, ld->file, b->line,
+					    "host \"%s\" already belongs to the "
+					    "partner at line %d", b->hosts[h],
+					    a->line);
 		}
 	}
 }
@@ -1028,20 +1016,18 @@ static char *
 read_text(const char *path)
 {
 	struct stat st;
-	FILE *f;
-	char *buf;
+	char *buf = NULL;
 	size_t n;
+	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL)
 		return NULL;
-	if (fstat(fileno(f), &st) == -1 || st.st_size > (16 << 20)) {
-		fclose(f);
-		return NULL;
+	if (fstat(fileno(f), &st) == 0 && st.st_size < (16 << 20)) {
+		buf = xmalloc((size_t)st.st_size + 1);
+		n = fread(buf, 1, (size_t)st.st_size, f);
+		buf[n] = '\0';
 	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	n = fread(buf, 1, (size_t)st.st_size, f);
 	fclose(f);
-	buf[n] = '\0';
 	return buf;
 }
 
@@ -1069,11 +1055,11 @@ config_load(const char *path, struct errlist *errs)
 
 	config_init(&lc);
 	config_set_include_dir(&lc, cf->dir);
-	if (!config_read_file(&lc, path)) {
+	if (!config_read_file(&lc, path))
 		errlist_add(errs, config_error_file(&lc) != NULL ?
 		    config_error_file(&lc) : path, config_error_line(&lc),
 		    "%s", config_error_text(&lc));
-	} else {
+	else {
 		apply_defaults(root_keys, cf);
 		read_group(&ld, config_root_setting(&lc), root_keys, cf);
 		cross_check(&ld);
@@ -1091,59 +1077,6 @@ config_load(const char *path, struct errlist *errs)
 		return NULL;
 	}
 	return cf;
-}
-
-static void
-free_keys(const struct ckey *keys, void *base)
-{
-	const struct ckey *k;
-	size_t i, n;
-	char *arr;
-
-	for (k = keys; k->name != NULL; k++) {
-		n = k->noff != 0 ? *AT(base, k->noff, size_t) : 0;
-		switch (k->type) {
-		case K_STR:
-		case K_TOKEN:
-		case K_HOST:
-		case K_FILE:
-		case K_UPATH:
-			free(*AT(base, k->off, char *));
-			break;
-		case K_ADDR:
-			if (k->flags & KF_SPELL)
-				free(*AT(base, k->noff, char *));
-			break;
-		case K_ACCESS:
-			free(*AT(base, k->noff, char *));
-			break;
-		case K_HOSTS:
-		case K_UPATHS:
-			for (i = 0; i < n; i++)
-				free((*AT(base, k->off, char **))[i]);
-			free(*AT(base, k->off, char **));
-			break;
-		case K_ADDRS:
-			for (i = 0; i < n; i++)
-				free((*AT(base, k->off, struct target *))[i]
-				    .spec);
-			/* FALLTHROUGH */
-		case K_CIDRS:
-			free(*AT(base, k->off, void *));
-			break;
-		case K_GROUP:
-			free_keys(k->sub, AT(base, k->off, char));
-			break;
-		case K_LIST:
-			arr = *AT(base, k->off, char *);
-			for (i = 0; arr != NULL && i < n; i++)
-				free_keys(k->sub, arr + i * k->esz);
-			free(arr);
-			break;
-		default:
-			break;
-		}
-	}
 }
 
 void
@@ -1174,15 +1107,14 @@ config_normalize_host(const char *in, size_t len, char *out, size_t outlen)
 			return false;
 		memcpy(a6, in + 1, (size_t)(p - in - 1));
 		a6[p - in - 1] = '\0';
-		/* Canonical text, so "[0::1]" and "[::1]" are one host. */
+		/* Canonical text, so that "[0::1]" and "[::1]" are one host. */
 		if (inet_pton(AF_INET6, a6, &in6) != 1 ||
 		    inet_ntop(AF_INET6, &in6, a6, sizeof(a6)) == NULL ||
 		    (size_t)snprintf(out, outlen, "[%s]", a6) >= outlen)
 			return false;
 		port = p + 1;
 	} else {
-		port = memchr(in, ':', len);
-		if (port == NULL)
+		if ((port = memchr(in, ':', len)) == NULL)
 			port = end;
 		n = (size_t)(port - in);
 		if (n > 0 && in[n - 1] == '.')
@@ -1190,11 +1122,11 @@ config_normalize_host(const char *in, size_t len, char *out, size_t outlen)
 		if (n == 0 || n > 253 || n >= outlen)
 			return false;
 		for (i = 0, label = 0; i < n; i++) {
-			if (in[i] == '.') {
-				if (label == 0)
-					return false;
+			if (in[i] == '.' && label == 0)
+				return false;
+			else if (in[i] == '.')
 				label = 0;
-			} else if (!is_namechar(in[i]) || ++label > 63)
+			else if (!is_namechar(in[i]) || ++label > 63)
 				return false;
 			out[i] = in[i] >= 'A' && in[i] <= 'Z' ?
 			    (char)(in[i] - 'A' + 'a') : in[i];
@@ -1205,14 +1137,13 @@ config_normalize_host(const char *in, size_t len, char *out, size_t outlen)
 	}
 	if (port == end)
 		return true;
-	/* An empty port ("host:") is allowed by RFC 3986. */
 	if (*port != ':')
 		return false;
-	for (p = port + 1, v = 0; p < end; p++) {
-		if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned)(*p - '0'))
-		    > 65535)
+	/* An empty port ("host:") is allowed by RFC 3986. */
+	for (p = port + 1, v = 0; p < end; p++)
+		if (*p < '0' || *p > '9' ||
+		    (v = v * 10 + (unsigned)(*p - '0')) > 65535)
 			return false;
-	}
 	return true;
 }
 
@@ -1222,7 +1153,7 @@ config_host_match(const char *pattern, const char *host)
 	size_t plen, hlen;
 
 	if (pattern[0] == '*' && pattern[1] == '.') {
-		/* ".suffix" must be preceded by at least one label. */
+		/* ".suffix" must follow at least one label of host. */
 		plen = strlen(pattern + 1);
 		hlen = strlen(host);
 		return hlen > plen &&

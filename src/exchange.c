@@ -1,0 +1,419 @@
+/*
+ * exchange: one request's trip through the proxy (see session_priv.h):
+ * route it, get an upstream connection (retrying on another target when
+ * nothing was sent, or once on a fresh connection when a reused one was
+ * found closed), send the rewritten head, pump the request body up and
+ * the response down under back-pressure, then hand the connection back
+ * to the pool and the session back to keep-alive.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "duration.h"
+#include "h1.h"
+#include "headers.h"
+#include "log.h"
+#include "router.h"
+#include "runtime.h"
+#include "session_priv.h"
+#include "upstream.h"
+#include "worker.h"
+/* The exchange is over (response complete): keep-alive or close. */
+static void
+finish_exchange(struct session *s)
+{
+	struct exchange *x = &s->x;
+	bool reusable;
+
+	reusable = x->req == RQ_DONE && !h1_head(s->resp)->conn_close &&
+	    h1_head(s->resp)->framing != H1_BODY_CLOSE && !x->up_eof;
+	if (x->uc != NULL) {
+		upstream_release(x->uc, reusable);
+		x->uc = NULL;
+	}
+	session_log_exchange(s);
+	s->in_exchange = false;
+	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	if (x->close_after || x->req != RQ_DONE || s->w->draining) {
+		session_start_drain(s);
+		return;
+	}
+	s->state = S_IDLE;
+	h1_parser_reset(s->req, false);
+	evtimer_del(s->timer);
+	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		/* A pipelined request is already waiting. */
+		s->state = S_HEAD;
+		evtimer_del(s->timer);
+		session_arm_timer(s, session_cfg(s)->timeouts.request_header);
+		session_process_head(s);
+	}
+}
+
+/* Sends the request head to the connection just acquired. */
+static void
+send_head(struct session *s)
+{
+	struct exchange *x = &s->x;
+	struct evbuffer *out = bufferevent_get_output(upstream_bev(x->uc));
+
+	/* Keep a copy while a retry on a fresh connection is possible. */
+	if (upstream_is_reused(x->uc) && !x->retried &&
+	    h1_head(s->req)->method_idempotent && x->req == RQ_DONE)
+		evbuffer_add(out, evbuffer_pullup(x->head, -1),
+		    evbuffer_get_length(x->head));
+	else
+		evbuffer_add_buffer(out, x->head);
+}
+
+static void
+upstream_ready(struct session *s)
+{
+	struct exchange *x = &s->x;
+	struct bufferevent *ub = upstream_bev(x->uc);
+	const struct config *c = session_cfg(s);
+	struct timeval tv = duration_tv(c->timeouts.upstream_response);
+
+	s->state = S_FORWARD;
+	bufferevent_setwatermark(ub, EV_READ, 0, IN_HIGH);
+	bufferevent_setwatermark(ub, EV_WRITE, OUT_HIGH / 2, 0);
+	/* Read idle time counts once the request is complete (see
+	 * exchange_pump_request); a stalled upstream write fails after the same. */
+	bufferevent_set_timeouts(ub, x->req == RQ_DONE ? &tv : NULL, &tv);
+	bufferevent_enable(ub, EV_READ | EV_WRITE);
+	send_head(s);
+	exchange_pump_request(s);
+	if (s->state == S_FORWARD && s->x.uc != NULL)
+		exchange_pump_response(s);
+}
+
+/* Retry-After for a 503: when an ejected target is tried again. */
+static unsigned
+retry_after_seconds(const struct upstream_spec *sp)
+{
+	unsigned n = (unsigned)sp->health.interval;
+
+	return n < sp->health.interval ? n + 1 : (n ? n : 1);
+}
+
+/* Acquires an upstream connection (again, for a retry). */
+static void
+connect_upstream(struct session *s, bool fresh)
+{
+	struct exchange *x = &s->x;
+	unsigned status = 502;
+	const char *why = "cannot connect";
+
+	x->attempts++;
+	x->uc = upstream_acquire(x->pool, fresh, &exchange_upstream_ops, s, &status, &why);
+	if (x->uc == NULL) {
+		session_respond_error(s, status, why, status == 503 ?
+		    retry_after_seconds(x->spec) : 0);
+		return;
+	}
+	x->target_name = upstream_target(x->uc);
+	if (upstream_is_reused(x->uc)) {
+		upstream_ready(s);
+		return;
+	}
+	s->state = S_CONNECT;
+}
+
+static void
+route_request(struct session *s)
+{
+	struct exchange *x = &s->x;
+	const struct h1_head *h = h1_head(s->req);
+	const struct config *c = session_cfg(s);
+	const struct runtime *rt = s->w->rt;
+	struct req_rewrite rw;
+	struct route r;
+	const char *why = NULL;
+
+	if (h->method_connect) {
+		x->close_after = true;
+		session_respond_error(s, 405, "CONNECT is not supported: this proxy "
+		    "forwards HTTP requests only", 0);
+		return;
+	}
+	if (headers_parse_target(h, &x->target, &why) < 0 ||
+	    !config_normalize_host(x->target.authority, x->target.authority_len,
+	    x->host, sizeof(x->host))) {
+		x->close_after = true;
+		session_respond_error(s, 400, why ? why : "invalid host in the request", 0);
+		return;
+	}
+	if (s->lc->role == ROLE_UE && h1_find(h, "x-3gpp-asserted-identity")) {
+		session_respond_error(s, 403, "X-3GPP-Asserted-Identity is not accepted "
+		    "from devices", 0);
+		return;
+	}
+	r = router_match(rt->router, x->host, x->target.path,
+	    x->target.path_only_len);
+	switch (r.kind) {
+	case ROUTE_NONE:
+		session_respond_error(s, 421, "this proxy does not serve that host", 0);
+		return;
+	case ROUTE_IDM:
+		session_respond_error(s, 403, "identity management (CSC-1) must be "
+		    "reached directly, not through the HTTP proxy", 0);
+		return;
+	case ROUTE_SERVER:
+		x->route_name = c->servers[r.index].name;
+		x->pool = s->w->server_pools[r.index];
+		break;
+	case ROUTE_PARTNER:
+		if (s->lc->role == ROLE_PARTNER) {
+			session_respond_error(s, 421, "no transit between partner domains", 0);
+			return;
+		}
+		x->route_name = c->partners[r.index].domain;
+		x->pool = s->w->partner_pools[r.index];
+		x->to_partner = true;
+		break;
+	}
+	x->spec = upstream_pool_spec(x->pool);
+	if (c->limits.max_body_bytes != 0 && h->framing == H1_BODY_SIZED &&
+	    h->content_length > c->limits.max_body_bytes) {
+		x->close_after = true;
+		session_respond_error(s, 413, "request body larger than limits.max_body_bytes", 0);
+		return;
+	}
+	memset(&rw, 0, sizeof(rw));
+	rw.head = h;
+	rw.target = &x->target;
+	rw.via = c->headers.via;
+	rw.forwarded = c->headers.forwarded;
+	rw.client_host = s->peer_host;
+	rw.client_tls = s->lc->tls.enabled;
+	rw.strip_identity = x->strip_identity;
+	rw.absolute_form = x->to_partner;
+	x->head = evbuffer_new();
+	headers_write_request(x->head, &rw);
+	connect_upstream(s, false);
+}
+
+void
+exchange_begin(struct session *s)
+{
+	struct exchange *x = &s->x;
+	const struct h1_head *h = h1_head(s->req);
+
+	s->in_exchange = true;
+	memset(x, 0, sizeof(*x));
+	clock_gettime(CLOCK_MONOTONIC, &x->t_start);
+	x->upstream_ms = -1;
+	session_new_request_id(s);
+	x->req = h->framing == H1_BODY_NONE ? RQ_DONE : RQ_BODY;
+	x->resp = RS_HEAD;
+	x->close_after = h->conn_close;
+	evtimer_del(s->timer);
+	h1_parser_reset(s->resp, h->method_head);
+	route_request(s);
+}
+
+
+/* Moves request body bytes from the client to the upstream. */
+void
+exchange_pump_request(struct session *s)
+{
+	struct exchange *x = &s->x;
+	const struct config *c = session_cfg(s);
+	struct bufferevent *ub;
+	struct timeval tv;
+
+	if (x->req != RQ_BODY || x->uc == NULL || s->state != S_FORWARD)
+		return;
+	ub = upstream_bev(x->uc);
+	switch (h1_body(s->req, bufferevent_get_input(s->bev),
+	    bufferevent_get_output(ub), true, OUT_HIGH, &x->req_bytes)) {
+	case H1_AGAIN:
+		break;
+	case H1_DONE:
+		x->req = RQ_DONE;
+		tv = duration_tv(c->timeouts.upstream_response);
+		bufferevent_set_timeouts(ub, &tv, &tv);
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+		break;
+	case H1_ERROR:
+		x->close_after = true;
+		session_respond_error(s, h1_error_status(s->req), h1_error_reason(s->req), 0);
+		return;
+	}
+	if (c->limits.max_body_bytes != 0 && x->req_bytes > c->limits.max_body_bytes) {
+		x->close_after = true;
+		session_respond_error(s, 413, "request body larger than limits.max_body_bytes", 0);
+		return;
+	}
+	if (x->req == RQ_BODY) {
+		tv = duration_tv(c->timeouts.client_idle);
+		bufferevent_set_timeouts(s->bev, &tv, NULL);
+	}
+}
+
+/* The response head is in: decide the framing toward the client. */
+static int
+start_response(struct session *s)
+{
+	struct exchange *x = &s->x;
+	const struct h1_head *rq = h1_head(s->req), *rs = h1_head(s->resp);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	const struct config *c = session_cfg(s);
+
+	if (rs->status == 101) {
+		session_respond_error(s, 502, "upstream switched protocols", 0);
+		return -1;
+	}
+	if (rs->status < 200) {
+		/* Interim (100 Continue, 103): relayed to HTTP/1.1 clients. */
+		if (rq->minor >= 1)
+			headers_write_response(out, rs, c->headers.via, false, false);
+		h1_parser_reset(s->resp, rq->method_head);
+		return 0;
+	}
+	upstream_report(x->uc, true);
+	x->upstream_ms = session_ms_since(&x->t_start);
+	x->status = rs->status;
+	x->client_chunked = rq->minor >= 1;
+	if ((rs->framing == H1_BODY_CHUNKED || rs->framing == H1_BODY_CLOSE) &&
+	    !x->client_chunked)
+		x->close_after = true;
+	if (x->req != RQ_DONE || s->w->draining)
+		x->close_after = true;
+	headers_write_response(out, rs, c->headers.via, x->client_chunked,
+	    x->close_after);
+	x->sent_to_client = true;
+	x->resp = RS_BODY;
+	return 0;
+}
+
+/* Moves response bytes from the upstream to the client. */
+void
+exchange_pump_response(struct session *s)
+{
+	struct exchange *x = &s->x;
+	struct evbuffer *in = bufferevent_get_input(upstream_bev(x->uc));
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	enum h1_status rc;
+
+	while (x->resp == RS_HEAD) {
+		rc = h1_parse_head(s->resp, in);
+		if (rc == H1_AGAIN)
+			break;
+		if (rc == H1_ERROR) {
+			upstream_report(x->uc, false);
+			session_respond_error(s, 502, h1_error_reason(s->resp), 0);
+			return;
+		}
+		if (start_response(s) < 0)
+			return;
+	}
+	if (x->resp == RS_BODY) {
+		rc = h1_body(s->resp, in, out, x->client_chunked, OUT_HIGH,
+		    &x->resp_bytes);
+		if (rc == H1_AGAIN && x->up_eof && evbuffer_get_length(in) == 0)
+			rc = h1_body_eof(s->resp, out, x->client_chunked);
+		if (rc == H1_ERROR) {
+			session_close(s, h1_error_reason(s->resp));
+			return;
+		}
+		if (rc == H1_DONE) {
+			x->resp = RS_DONE;
+			finish_exchange(s);
+			return;
+		}
+	}
+	if (x->up_eof && x->resp == RS_HEAD) {
+		upstream_report(x->uc, false);
+		session_respond_error(s, 502, "upstream closed before responding", 0);
+	}
+}
+
+/* --- upstream callbacks --- */
+
+
+static void
+up_read(void *arg)
+{
+	struct session *s = session_checked(arg);
+
+	if (s->state == S_FORWARD)
+		exchange_pump_response(s);
+}
+
+static void
+up_write(void *arg)
+{
+	struct session *s = session_checked(arg);
+
+	if (s->state == S_FORWARD)
+		exchange_pump_request(s);
+}
+
+/* A request may go again on a fresh connection: nothing of the response
+ * arrived, the connection was a reused one that the server had closed,
+ * and the request is idempotent and had no body. */
+static bool
+may_retry(const struct session *s)
+{
+	const struct exchange *x = &s->x;
+
+	return x->uc != NULL && upstream_is_reused(x->uc) && !x->retried &&
+	    x->resp == RS_HEAD && !x->sent_to_client &&
+	    h1_head(s->req)->method_idempotent &&
+	    h1_head(s->req)->framing == H1_BODY_NONE &&
+	    evbuffer_get_length(bufferevent_get_input(upstream_bev(x->uc))) == 0;
+}
+
+static void
+up_event(void *arg, short what)
+{
+	struct session *s = session_checked(arg);
+	struct exchange *x = &s->x;
+	bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		upstream_ready(s);
+		return;
+	}
+	if (s->state == S_CONNECT) {
+		/* Nothing was sent: another target may take it. */
+		log_info("session %s: upstream %s: %s, while connecting (route %s)",
+		    s->peer, upstream_target(x->uc), timeout ? "timed out" :
+		    "connection failed", x->route_name);
+		upstream_release(x->uc, false);
+		x->uc = NULL;
+		if (x->attempts < x->spec->ntargets) {
+			connect_upstream(s, true);
+			return;
+		}
+		session_respond_error(s, timeout ? 504 : 502, timeout ?
+		    "upstream connect timed out" : "upstream refused or unreachable", 0);
+		return;
+	}
+	if (timeout) {
+		upstream_report(x->uc, false);
+		session_respond_error(s, 504, "upstream response timed out", 0);
+		return;
+	}
+	if (may_retry(s)) {
+		upstream_release(x->uc, false);
+		x->uc = NULL;
+		x->retried = true;
+		connect_upstream(s, true);
+		return;
+	}
+	x->up_eof = true;
+	exchange_pump_response(s);
+}
+
+const struct upstream_ops exchange_upstream_ops = {
+	.on_read = up_read,
+	.on_write = up_write,
+	.on_event = up_event,
+};

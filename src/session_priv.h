@@ -1,0 +1,120 @@
+/*
+ * session_priv: the session and exchange structures, shared by session.c
+ * (the client connection: TLS, request heads, timers, errors, teardown)
+ * and exchange.c (one request's trip: routing, upstream connection, body
+ * and response pumping).  Nothing else includes this file.
+ */
+#ifndef MCX_SESSION_PRIV_H
+#define MCX_SESSION_PRIV_H
+
+#include <time.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "headers.h"
+
+struct bufferevent;
+struct event;
+struct h1_parser;
+struct upstream_conn;
+struct upstream_pool;
+struct upstream_spec;
+struct worker;
+
+#define SESSION_MAGIC	0x73657331u	/* "ses1" */
+#define IN_HIGH		(64 * 1024)	/* read watermark of each input */
+#define OUT_HIGH	(256 * 1024)	/* most bytes queued toward a peer */
+#define RESP_HEAD_MAX	(64 * 1024)
+
+enum session_state {
+	S_HANDSHAKE,	/* TLS accept running; tls_handshake deadline */
+	S_HEAD,		/* reading a request head; request_header deadline */
+	S_CONNECT,	/* waiting for a new upstream connection */
+	S_FORWARD,	/* request up, response down */
+	S_IDLE,		/* keep-alive: waiting for the next request; client_idle */
+	S_DRAIN,	/* flushing the last response, then close */
+};
+
+enum req_state {
+	RQ_BODY,	/* request body still coming */
+	RQ_DONE,
+};
+
+enum resp_state {
+	RS_HEAD,	/* waiting for the (final) response head */
+	RS_BODY,
+	RS_DONE,
+};
+
+struct exchange {
+	char id[24];
+	struct timespec t_start;	/* CLOCK_MONOTONIC */
+	double upstream_ms;		/* until the response head, or -1 */
+	const char *target_name;	/* the upstream target last used */
+	struct req_target target;
+	char host[256];
+	const char *route_name;
+	struct upstream_pool *pool;
+	const struct upstream_spec *spec;
+	bool to_partner;
+	bool strip_identity;
+	struct upstream_conn *uc;
+	struct evbuffer *head;		/* upstream request head kept for a retry */
+	unsigned attempts;
+	bool retried;
+	enum req_state req;
+	enum resp_state resp;
+	bool up_eof;
+	bool client_chunked;
+	bool close_after;
+	bool sent_to_client;		/* some response byte went to the client */
+	bool logged;
+	unsigned status;
+	uint64_t req_bytes;
+	uint64_t resp_bytes;
+	const char *note;		/* why it failed, for the log */
+};
+
+struct session {
+	unsigned magic;
+	enum session_state state;
+	struct worker *w;
+	const struct listener_conf *lc;
+	size_t listener;
+	struct bufferevent *bev;
+	struct event *timer;
+	char peer[ADDR_STRLEN];
+	char peer_host[ADDR_STRLEN];
+	struct h1_parser *req;
+	struct h1_parser *resp;
+	bool in_exchange;
+	struct exchange x;
+	struct session *next, *prev;	/* the worker's list */
+};
+
+/* session.c */
+struct session *session_checked(void *arg);	/* aborts on a freed session */
+const struct config *session_cfg(const struct session *);
+void	session_arm_timer(struct session *, double seconds);
+double	session_ms_since(const struct timespec *);
+void	session_new_request_id(struct session *);
+void	session_log_exchange(struct session *);
+/* Answers with the proxy's own response (status, detail for the body and
+ * the log, Retry-After seconds or 0). */
+void	session_respond_error(struct session *, unsigned status,
+	    const char *detail, unsigned retry_after);
+void	session_process_head(struct session *);
+void	session_start_drain(struct session *);
+/* The one teardown path; s is freed. */
+void	session_close(struct session *, const char *reason);
+
+/* exchange.c */
+/* A request head is complete: route it and start forwarding. */
+void	exchange_begin(struct session *);
+void	exchange_pump_request(struct session *);
+void	exchange_pump_response(struct session *);
+extern const struct upstream_ops exchange_upstream_ops;
+
+#endif
