@@ -67,7 +67,7 @@ addr_parse(const char *s, struct addr *a, const char **err)
 		h = s;
 		hlen = (size_t)(colon - h);
 		if (memchr(h, ':', hlen) != NULL) {
-			*err = "IPv6 addresses must be in brackets: \"[::1]:80\"";
+			*err = "IPv6 addresses go in brackets: \"[::1]:80\"";
 			return -1;
 		}
 	}
@@ -237,7 +237,7 @@ cidr_parse(const char *s, struct cidr *c, const char **err)
 		maxbits = 32;
 	}
 	c->prefix = (unsigned)prefix;
-	/* Host bits are cleared: "10.0.0.1/24" means the network 10.0.0.0/24. */
+	/* Host bits are cleared: "10.0.0.1/24" is the network 10.0.0.0/24. */
 	for (i = 0; i < maxbits / 8; i++) {
 		if (i * 8 >= prefix)
 			c->bytes[i] = 0;

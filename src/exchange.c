@@ -22,6 +22,20 @@
 #include "session_priv.h"
 #include "upstream.h"
 #include "worker.h"
+/*
+ * Client idle limits while forwarding: a client that stops sending its
+ * body, or stops reading the response, is dropped after client_idle.
+ * Set on state changes only: re-arming costs an event_add per direction.
+ */
+static void
+client_timeouts(struct session *s)
+{
+	struct timeval tv = duration_tv(session_cfg(s)->timeouts.client_idle);
+
+	bufferevent_set_timeouts(s->bev, s->x.req == RQ_BODY ? &tv : NULL,
+	    s->x.resp == RS_BODY ? &tv : NULL);
+}
+
 /* The exchange is over (response complete): keep-alive or close. */
 static void
 finish_exchange(struct session *s)
@@ -86,6 +100,7 @@ upstream_ready(struct session *s)
 	 * exchange_pump_request); a stalled upstream write fails after the same. */
 	bufferevent_set_timeouts(ub, x->req == RQ_DONE ? &tv : NULL, &tv);
 	bufferevent_enable(ub, EV_READ | EV_WRITE);
+	client_timeouts(s);
 	send_head(s);
 	exchange_pump_request(s);
 	if (s->state == S_FORWARD && s->x.uc != NULL)
@@ -193,7 +208,11 @@ route_request(struct session *s)
 	rw.client_tls = s->lc->tls.enabled;
 	rw.strip_identity = x->strip_identity;
 	rw.absolute_form = x->to_partner;
-	x->head = evbuffer_new();
+	if (s->uphead == NULL)
+		s->uphead = evbuffer_new();
+	x->head = s->uphead;
+	/* A copy kept for a retry may be left from the last request. */
+	evbuffer_drain(x->head, evbuffer_get_length(x->head));
 	headers_write_request(x->head, &rw);
 	connect_upstream(s, false);
 }
@@ -236,23 +255,22 @@ exchange_pump_request(struct session *s)
 		break;
 	case H1_DONE:
 		x->req = RQ_DONE;
+		/* Waiting for the response starts now. */
 		tv = duration_tv(c->timeouts.upstream_response);
 		bufferevent_set_timeouts(ub, &tv, &tv);
-		bufferevent_set_timeouts(s->bev, NULL, NULL);
+		client_timeouts(s);
 		break;
 	case H1_ERROR:
 		x->close_after = true;
-		session_respond_error(s, h1_error_status(s->req), h1_error_reason(s->req), 0);
+		session_respond_error(s, h1_error_status(s->req),
+		    h1_error_reason(s->req), 0);
 		return;
 	}
-	if (c->limits.max_body_bytes != 0 && x->req_bytes > c->limits.max_body_bytes) {
+	if (c->limits.max_body_bytes != 0 &&
+	    x->req_bytes > c->limits.max_body_bytes) {
 		x->close_after = true;
-		session_respond_error(s, 413, "request body larger than limits.max_body_bytes", 0);
-		return;
-	}
-	if (x->req == RQ_BODY) {
-		tv = duration_tv(c->timeouts.client_idle);
-		bufferevent_set_timeouts(s->bev, &tv, NULL);
+		session_respond_error(s, 413,
+		    "request body larger than limits.max_body_bytes", 0);
 	}
 }
 
@@ -289,6 +307,7 @@ start_response(struct session *s)
 	    x->close_after);
 	x->sent_to_client = true;
 	x->resp = RS_BODY;
+	client_timeouts(s);
 	return 0;
 }
 

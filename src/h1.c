@@ -83,6 +83,9 @@ struct h1_parser {
 static void
 set_error(struct h1_parser *p, unsigned status, const char *reason)
 {
+	/* Whatever is wrong with a response, the client gets a bad gateway. */
+	if (p->kind == H1_RESPONSE)
+		status = 502;
 	if (p->err_status == 0) {
 		p->err_status = status;
 		p->err_reason = reason;
@@ -362,6 +365,24 @@ is_idempotent(unsigned method)
 	}
 }
 
+/* RFC 9110 5.6.2 token: at least one tchar. */
+static bool
+is_token(const char *s, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL)))
+			return false;
+	}
+	return true;
+}
+
 /* Fills p->head from the spans and decides the framing. */
 static int
 finish_head(struct h1_parser *p)
@@ -382,6 +403,16 @@ finish_head(struct h1_parser *p)
 		p->fields[i].name_len = p->pf[i].name.len;
 		p->fields[i].value = p->buf + p->pf[i].value.off;
 		p->fields[i].value_len = p->pf[i].value.len;
+		if (!is_token(p->fields[i].name, p->fields[i].name_len)) {
+			/* llhttp 8 lets "Name : value" through. */
+			set_error(p, 400, "invalid header field name");
+			return -1;
+		}
+		/* Trailing whitespace is not part of a value (RFC 9112 5). */
+		while (p->fields[i].value_len > 0 &&
+		    (p->fields[i].value[p->fields[i].value_len - 1] == ' ' ||
+		    p->fields[i].value[p->fields[i].value_len - 1] == '\t'))
+			p->fields[i].value_len--;
 		if (h1_name_eq(&p->fields[i], "host"))
 			nhost++;
 	}
@@ -565,8 +596,9 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 	memset(&p->head, 0, sizeof(p->head));
 }
 
-/* A head's lines end in CRLF, nothing else: a lone CR or LF is where
- * parsers in a chain disagree, so it is refused whatever llhttp allows. */
+/* A head's lines end in CRLF, nothing else, and none starts with white
+ * space (obs-fold, which llhttp 8 accepts): both are where parsers in a
+ * chain disagree, so they are refused whatever llhttp allows. */
 static int
 check_line_ends(struct h1_parser *p, const char *s, size_t n)
 {
@@ -577,6 +609,10 @@ check_line_ends(struct h1_parser *p, const char *s, size_t n)
 
 		if ((c == '\n' && last != '\r') || (last == '\r' && c != '\n')) {
 			set_error(p, 400, "bare CR or LF in the head");
+			return -1;
+		}
+		if (last == '\n' && (c == ' ' || c == '\t')) {
+			set_error(p, 400, "line folding (obs-fold) in the head");
 			return -1;
 		}
 		last = c;
@@ -590,7 +626,12 @@ map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
 {
 	unsigned status = p->kind == H1_REQUEST ? 400 : 502;
 
-	if (err == HPE_INVALID_VERSION && p->kind == H1_REQUEST)
+	/* 505 only for a well-formed version we do not speak ("HTTP/1.2");
+	 * llhttp reports a malformed request line with the same code but a
+	 * different reason. */
+	if (err == HPE_INVALID_VERSION && p->kind == H1_REQUEST &&
+	    p->ll.reason != NULL &&
+	    strcmp(p->ll.reason, "Invalid HTTP version") == 0)
 		status = 505;
 	set_error(p, status, llhttp_errno_name(err));
 }
@@ -671,9 +712,8 @@ body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
     bool out_chunked, size_t out_limit, uint64_t *payload)
 {
 	struct evbuffer_iovec vec[8];
-	size_t consumed = 0;
 	enum h1_status rc = H1_AGAIN;
-	int n;
+	bool more = true;
 
 	if (p->ll_paused) {
 		llhttp_resume(&p->ll);
@@ -682,37 +722,44 @@ body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
 	p->out = out;
 	p->out_chunked = out_chunked;
 	p->payload = payload;
-	n = evbuffer_peek(in, -1, NULL, vec, 8);
-	if (n > 8)
-		n = 8;
-	for (int i = 0; i < n && p->state == P_BODY; i++) {
-		const char *base = vec[i].iov_base;
-		size_t len = vec[i].iov_len, r = room(out, out_limit);
-		llhttp_errno_t err;
+	/* Eight chains per peek; loop while input is consumed whole. */
+	while (more && rc == H1_AGAIN && p->state == P_BODY) {
+		size_t consumed = 0;
+		int n = evbuffer_peek(in, -1, NULL, vec, 8);
 
-		if (r == 0)
-			break;
-		/* Feed at most what the output may still take (chunk
-		 * framing adds a few bytes; the limit is a watermark). */
-		if (len > r)
-			len = r;
-		err = llhttp_execute(&p->ll, base, len);
-		if (err == HPE_OK)
-			consumed += len;
-		else if (err == HPE_PAUSED && p->state == P_DONE)
-			consumed += (size_t)(llhttp_get_error_pos(&p->ll) - base);
-		else {
-			if (p->state != P_ERROR)
-				map_llhttp_error(p, err);
-			rc = H1_ERROR;
-			break;
+		if (n > 8)
+			n = 8;
+		more = false;
+		for (int i = 0; i < n && p->state == P_BODY; i++) {
+			const char *base = vec[i].iov_base;
+			size_t len = vec[i].iov_len, r = room(out, out_limit);
+			llhttp_errno_t err;
+
+			if (r == 0)
+				break;
+			/* Feed at most what the output may still take (chunk
+			 * framing adds a few bytes; the limit is a watermark). */
+			if (len > r)
+				len = r;
+			err = llhttp_execute(&p->ll, base, len);
+			if (err == HPE_OK)
+				consumed += len;
+			else if (err == HPE_PAUSED && p->state == P_DONE)
+				consumed += (size_t)(llhttp_get_error_pos(&p->ll) - base);
+			else {
+				if (p->state != P_ERROR)
+					map_llhttp_error(p, err);
+				rc = H1_ERROR;
+				break;
+			}
+			if (len < vec[i].iov_len)
+				break;
+			more = i == n - 1 && n == 8;
 		}
-		if (len < vec[i].iov_len)
-			break;
+		evbuffer_drain(in, consumed);
 	}
 	p->out = NULL;
 	p->payload = NULL;
-	evbuffer_drain(in, consumed);
 	if (rc == H1_ERROR)
 		return rc;
 	return p->state == P_DONE ? H1_DONE : H1_AGAIN;

@@ -64,6 +64,11 @@ log_write(int fd, const char *buf, size_t len)
 	} while (n == -1 && errno == EINTR);
 }
 
+static void	log_vline(const char *, int, const char *, va_list)
+		    LOG_PRINTF(3, 0);
+static void	log_vat(enum log_level, int, const char *, va_list)
+		    LOG_PRINTF(3, 0);
+
 /* Formats "mcxproxy: LEVEL: message[: strerror]\n" and writes it. */
 static void
 log_vline(const char *label, int errnum, const char *fmt, va_list ap)
@@ -172,7 +177,8 @@ log_init(enum log_level level, enum log_access_dest dest, const char *path)
 int
 log_reopen(void)
 {
-	if (atomic_load(&log_dest) != LOG_ACCESS_FILE || log_access_path == NULL)
+	if (atomic_load(&log_dest) != LOG_ACCESS_FILE ||
+	    log_access_path == NULL)
 		return 0;
 	return log_open_access(log_access_path);
 }

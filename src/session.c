@@ -122,12 +122,16 @@ session_close(struct session *s, const char *reason)
 	}
 	log_debug("session %s: closed: %s", s->peer, reason);
 	event_free(s->timer);
+	/* Tell the client we are done (close_notify) unless it never got
+	 * through the handshake; a peer already gone makes this a no-op. */
+	if (client_ssl(s) != NULL && s->state != S_HANDSHAKE)
+		SSL_shutdown(client_ssl(s));
 	if (s->x.uc != NULL) {
 		upstream_release(s->x.uc, false);
 		s->x.uc = NULL;
 	}
-	if (s->x.head != NULL)
-		evbuffer_free(s->x.head);
+	if (s->uphead != NULL)
+		evbuffer_free(s->uphead);
 	bufferevent_free(s->bev);	/* closes the fd, frees the SSL */
 	h1_parser_free(s->req);
 	h1_parser_free(s->resp);

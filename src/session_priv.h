@@ -61,7 +61,7 @@ struct exchange {
 	bool to_partner;
 	bool strip_identity;
 	struct upstream_conn *uc;
-	struct evbuffer *head;		/* upstream request head kept for a retry */
+	struct evbuffer *head;		/* the upstream request head (s->uphead) */
 	unsigned attempts;
 	bool retried;
 	enum req_state req;
@@ -89,6 +89,7 @@ struct session {
 	char peer_host[ADDR_STRLEN];
 	struct h1_parser *req;
 	struct h1_parser *resp;
+	struct evbuffer *uphead;	/* reused for every request's head */
 	bool in_exchange;
 	struct exchange x;
 	struct session *next, *prev;	/* the worker's list */

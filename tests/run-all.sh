@@ -1,0 +1,134 @@
+#!/bin/bash
+# tests/run-all.sh: everything CI runs (.ci/run), from a fresh Debian 12.
+#
+#   1. missing Debian packages (scripts/deps.sh, test set)
+#   2. autoreconf -fi
+#   3. build/werror: configure --enable-werror; make; make check
+#   4. build/asan:   configure --enable-werror --enable-sanitizers; make check
+#   5. build/werror: make distcheck (DISTCHECK_CONFIGURE_FLAGS=--enable-werror)
+#
+# Every stage runs even when an earlier one failed; the exit status is 0 only
+# when all passed.  The last line is "N passed, N failed", summed over the
+# automake test-suite summaries (# PASS, and # FAIL + # ERROR + # XPASS); a
+# stage that fails outside its test suite (configure, build, dist) counts as
+# one failure.  Environment: MAKE_JOBS (2).
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top" || exit 1
+jobs=${MAKE_JOBS:-2}
+logdir=$top/build/logs
+passed=0
+failed=0
+status=0
+
+say() { printf '\n=== run-all: %s\n' "$*"; }
+
+# shellcheck source-path=SCRIPTDIR/.. source=scripts/deps.sh
+. "$top/scripts/deps.sh"
+say "dependencies"
+deps_ensure test || { echo "run-all: missing packages" >&2; exit 1; }
+
+if [[ -f $top/config.status ]]; then
+	# VPATH builds refuse a source tree configured in place.
+	say "the source tree is configured in place: make distclean there first"
+	make -C "$top" distclean >/dev/null || exit 1
+fi
+
+say "autoreconf -fi"
+autoreconf -fi || exit 1
+mkdir -p "$logdir"
+
+# count FILE: adds the "# PASS:/# FAIL:/..." lines of FILE's last test-suite
+# summary to the totals; false when FILE holds no summary.
+count() {
+	local p f
+	[[ -f $1 ]] || return 1
+	grep -q '^# TOTAL:' "$1" || return 1
+	read -r p f < <(awk '/^# TOTAL:/ { pass = fail = 0 }
+		/^# PASS:/ { pass = $3 }
+		/^# (FAIL|ERROR|XPASS):/ { fail += $3 }
+		END { print pass + 0, fail + 0 }' "$1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "run-all: $(basename "$(dirname "$1")")/$(basename "$1"): $p passed, $f failed"
+	[[ $f -eq 0 ]]
+}
+
+# show_failures FILE...: test-suite logs (they embed the failed tests' logs).
+show_failures() {
+	local f
+	for f in "$@"; do
+		[[ -f $f ]] || continue
+		echo "---- $f ----"
+		cat "$f"
+	done
+}
+
+# stage NAME CONFIGURE-FLAGS...: configure, build and check in build/NAME.
+stage() {
+	local name=$1 b=$top/build/$1 rc=0
+	shift
+	say "$name: configure $*"
+	mkdir -p "$b"
+	rm -f "$b/test-suite.log"
+	(cd "$b" && ../../configure "$@" >"$logdir/$name-configure.log" 2>&1) || rc=$?
+	if [[ $rc -ne 0 ]]; then
+		tail -n 40 "$logdir/$name-configure.log"
+		echo "run-all: $name: configure failed (see config.log)"
+		failed=$((failed + 1))
+		status=1
+		return
+	fi
+	say "$name: make"
+	make -C "$b" -j"$jobs" || rc=$?
+	if [[ $rc -ne 0 ]]; then
+		echo "run-all: $name: build failed"
+		failed=$((failed + 1))
+		status=1
+		return
+	fi
+	say "$name: make check"
+	make -C "$b" -j"$jobs" check || rc=$?
+	if ! count "$b/test-suite.log"; then
+		[[ -f $b/test-suite.log ]] || failed=$((failed + 1))
+		rc=1
+	fi
+	if [[ $rc -ne 0 ]]; then
+		show_failures "$b/test-suite.log"
+		echo "run-all: $name: make check failed"
+		status=1
+	fi
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+stage werror --enable-werror
+stage asan --enable-werror --enable-sanitizers
+
+say "distcheck"
+rc=0
+if [[ -f $top/build/werror/Makefile ]]; then
+	make -C "$top/build/werror" -j"$jobs" distcheck \
+	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror 2>&1 |
+	    tee "$logdir/distcheck.log" || rc=$?
+	# distcheck deletes its tree when it passes: count from its output.
+	if ! count "$logdir/distcheck.log"; then
+		grep -q '^# TOTAL:' "$logdir/distcheck.log" || failed=$((failed + 1))
+		rc=1
+	fi
+	if [[ $rc -ne 0 ]]; then
+		show_failures "$top"/build/werror/mcxproxy-*/_build/*/test-suite.log
+		echo "run-all: distcheck failed"
+		status=1
+	fi
+else
+	echo "run-all: distcheck skipped: build/werror was not configured"
+	failed=$((failed + 1))
+	status=1
+fi
+
+say "summary"
+echo "$passed passed, $failed failed"
+exit "$status"
