@@ -56,17 +56,7 @@ finish_exchange(struct session *s)
 		session_start_drain(s);
 		return;
 	}
-	s->state = S_IDLE;
-	h1_parser_reset(s->req, false);
-	evtimer_del(s->timer);
-	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
-	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
-		/* A pipelined request is already waiting. */
-		s->state = S_HEAD;
-		evtimer_del(s->timer);
-		session_arm_timer(s, session_cfg(s)->timeouts.request_header);
-		session_process_head(s);
-	}
+	session_keep_alive(s);
 }
 
 /* Sends the request head to the connection just acquired. */

@@ -186,10 +186,13 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	bool keep;
 
 	if (!s->in_exchange) {
+		/* No request head was understood (parse error, timeout): the
+		 * framing of what follows is unknown, so the connection ends. */
 		s->in_exchange = true;
 		memset(x, 0, sizeof(*x));
 		clock_gettime(CLOCK_MONOTONIC, &x->t_start);
 		x->upstream_ms = -1;
+		x->close_after = true;
 		session_new_request_id(s);
 	}
 	if (x->sent_to_client) {
@@ -227,10 +230,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 		session_start_drain(s);
 		return;
 	}
-	s->state = S_IDLE;
-	h1_parser_reset(s->req, false);
-	evtimer_del(s->timer);
-	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
+	session_keep_alive(s);
 }
 
 struct session *
@@ -241,6 +241,24 @@ session_checked(void *arg)
 	if (s->magic != SESSION_MAGIC)
 		abort();	/* a callback for a freed session */
 	return s;
+}
+
+/*
+ * Back to keep-alive after a complete exchange.  Bytes of a pipelined
+ * request may already wait in the input, and no read event will come for
+ * them: the read callback is run again from the loop (deferred, so a
+ * long pipeline cannot grow the stack).
+ */
+void
+session_keep_alive(struct session *s)
+{
+	s->state = S_IDLE;
+	h1_parser_reset(s->req, false);
+	evtimer_del(s->timer);
+	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		bufferevent_trigger(s->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void

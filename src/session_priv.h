@@ -107,6 +107,9 @@ void	session_log_exchange(struct session *);
 void	session_respond_error(struct session *, unsigned status,
 	    const char *detail, unsigned retry_after);
 void	session_process_head(struct session *);
+/* The exchange is complete and the connection stays: wait for the next
+ * request (or take the pipelined one already buffered). */
+void	session_keep_alive(struct session *);
 void	session_start_drain(struct session *);
 /* The one teardown path; s is freed. */
 void	session_close(struct session *, const char *reason);
