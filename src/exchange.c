@@ -193,10 +193,13 @@ route_request(struct session *s)
 	rw.head = h;
 	rw.target = &x->target;
 	rw.via = c->headers.via;
-	rw.forwarded = c->headers.forwarded;
+	/* Topology hiding: no own client addresses toward a partner. */
+	rw.forwarded = x->to_partner ? FORWARDED_OFF : c->headers.forwarded;
 	rw.client_host = s->peer_host;
 	rw.client_tls = s->lc->tls.enabled;
-	rw.strip_identity = x->strip_identity;
+	/* From a partner, asserted identities are stripped until partner
+	 * listeners know which partner is speaking (per-partner policy). */
+	rw.strip_identity = s->lc->role == ROLE_PARTNER;
 	rw.absolute_form = x->to_partner;
 	if (s->uphead == NULL)
 		s->uphead = evbuffer_new();

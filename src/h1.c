@@ -281,9 +281,9 @@ token_eq(const char *t, size_t n, const char *lit)
 
 /*
  * Transfer-Encoding, over all its fields.  Only "chunked" is implemented;
- * it must be the last coding and appear once.  Returns 0 when chunked is
- * the final coding, 1 when it is not (close-delimited for a response), or
- * sets the error for a request.
+ * it must be the last coding and appear once.  Returns 0, or -1 with the
+ * error set (501 for a request naming another coding, else 400; 502 for
+ * any response that is not plainly chunked).
  */
 static int
 check_transfer_encoding(struct h1_parser *p)
@@ -309,8 +309,15 @@ check_transfer_encoding(struct h1_parser *p)
 			}
 		}
 	}
-	if (h->kind == H1_RESPONSE)
-		return nchunked == 1 && chunked_last ? 0 : 1;
+	if (h->kind == H1_RESPONSE) {
+		/* Other codings would reach the client undeclared once
+		 * Transfer-Encoding is dropped as hop-by-hop. */
+		if (other || nchunked != 1 || !chunked_last) {
+			set_error(p, 502, "unsupported transfer coding in the response");
+			return -1;
+		}
+		return 0;
+	}
 	if (other) {
 		set_error(p, 501, "transfer coding not implemented");
 		return -1;
@@ -471,9 +478,11 @@ finish_head(struct h1_parser *p)
 		if (h->status < 200 || h->status == 204 || h->status == 304 ||
 		    p->head_request)
 			h->framing = H1_BODY_NONE;
-		else if (has_te)
-			h->framing = check_transfer_encoding(p) == 0 ?
-			    H1_BODY_CHUNKED : H1_BODY_CLOSE;
+		else if (has_te) {
+			if (check_transfer_encoding(p) < 0)
+				return -1;
+			h->framing = H1_BODY_CHUNKED;
+		}
 		else if (ll->flags & F_CONTENT_LENGTH) {
 			h->framing = ll->content_length > 0 ? H1_BODY_SIZED :
 			    H1_BODY_NONE;

@@ -146,8 +146,12 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 	if (r->absolute_form) {
 		evbuffer_add(out, "https://", 8);
 		evbuffer_add(out, t->authority, t->authority_len);
-	}
-	evbuffer_add(out, t->path, t->path_len);
+		/* "OPTIONS *" in absolute-form is the bare authority
+		 * (RFC 9112 3.2.4). */
+		if (!(t->path_len == 1 && t->path[0] == '*'))
+			evbuffer_add(out, t->path, t->path_len);
+	} else
+		evbuffer_add(out, t->path, t->path_len);
 	evbuffer_add(out, " HTTP/1.1\r\nHost: ", 17);
 	evbuffer_add(out, t->authority, t->authority_len);
 	evbuffer_add(out, "\r\n", 2);
@@ -206,11 +210,16 @@ headers_write_response(struct evbuffer *out, const struct h1_head *h,
 	for (unsigned i = 0; i < h->nfields; i++) {
 		const struct h1_field *f = &h->fields[i];
 
-		if (headers_is_hop_by_hop(h, f))
+		/* A sized body keeps its length, whatever Connection names
+		 * (dropping it would leave the client without framing); a
+		 * re-framed one loses it. */
+		if (h1_name_eq(f, "content-length")) {
+			if (h->framing != H1_BODY_CHUNKED &&
+			    h->framing != H1_BODY_CLOSE)
+				write_field(out, f);
 			continue;
-		/* A sized body keeps its length; a re-framed one loses it. */
-		if (h1_name_eq(f, "content-length") &&
-		    (h->framing == H1_BODY_CHUNKED || h->framing == H1_BODY_CLOSE))
+		}
+		if (headers_is_hop_by_hop(h, f))
 			continue;
 		write_field(out, f);
 	}

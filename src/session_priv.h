@@ -59,7 +59,6 @@ struct exchange {
 	struct upstream_pool *pool;
 	const struct upstream_spec *spec;
 	bool to_partner;
-	bool strip_identity;
 	struct upstream_conn *uc;
 	struct evbuffer *head;		/* the upstream request head (s->uphead) */
 	unsigned attempts;
