@@ -9,7 +9,11 @@
  * under OUT_HIGH, and a write callback (low watermark OUT_HIGH / 2)
  * resumes the move.  No buffer grows without bound.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,8 +405,10 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	const struct config *c = rt->cfg;
 	struct session *s;
 	struct bufferevent *bev;
-	int opts = BEV_OPT_CLOSE_ON_FREE;
+	int opts = BEV_OPT_CLOSE_ON_FREE, one = 1;
 
+	/* Heads and small bodies go out at once, not after a delayed ACK. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (rt->listener_ctx[li] != NULL) {
 		SSL *ssl = SSL_new(rt->listener_ctx[li]);
 

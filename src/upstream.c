@@ -5,7 +5,11 @@
  * ejected after `fails` consecutive failures and comes back after
  * `interval` seconds, when the next request tries it again.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -183,7 +187,7 @@ conn_open(struct upstream_pool *p, size_t t, const char **why)
 	struct upstream_conn *c;
 	struct bufferevent *bev;
 	struct timeval tv = duration_tv(p->spec.connect_timeout);
-	int opts = BEV_OPT_CLOSE_ON_FREE;
+	int opts = BEV_OPT_CLOSE_ON_FREE, one = 1;
 
 	if (p->spec.ssl_ctx != NULL) {
 		SSL *ssl = SSL_new(p->spec.ssl_ctx);
@@ -223,6 +227,9 @@ conn_open(struct upstream_pool *p, size_t t, const char **why)
 		*why = "cannot connect to upstream";
 		return NULL;
 	}
+	/* Requests go out at once, not after a delayed ACK (Nagle). */
+	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
 	return c;
 }
 
