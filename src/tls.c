@@ -65,7 +65,8 @@ ctx_common(const SSL_METHOD *method, const char *file, int line,
 	return ctx;
 }
 
-/* ALPN: HTTP/1.1 only, and only when the client offers it (or nothing). */
+/* ALPN: HTTP/1.1 when offered; otherwise go on without ALPN (as nginx and
+ * HAProxy do), so an "http/1.0"-only client is still served. */
 static int
 alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned inlen, void *arg)
@@ -75,7 +76,7 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	if (SSL_select_next_proto((unsigned char **)(uintptr_t)out, outlen,
 	    h11, sizeof(h11) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_OK;
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_NOACK;
 }
 
 SSL_CTX *
