@@ -174,7 +174,8 @@ route_request(struct session *s)
 		break;
 	case ROUTE_PARTNER:
 		if (s->lc->role == ROLE_PARTNER) {
-			session_respond_error(s, 421, "no transit between partner domains", 0);
+			session_respond_error(s, 403, "no transit: a partner may "
+			    "only reach this domain's own servers", 0);
 			return;
 		}
 		x->route_name = c->partners[r.index].domain;
