@@ -58,6 +58,7 @@ struct h1_parser {
 	struct pfield *pf;
 	unsigned npf, cappf;
 	struct h1_field *fields;
+	unsigned capfields;
 	struct span url, reason;
 	bool url_done;
 
@@ -403,8 +404,10 @@ finish_head(struct h1_parser *p)
 	h->kind = p->kind;
 	h->major = ll->http_major;
 	h->minor = ll->http_minor;
-	if (p->npf > 0)
+	if (p->capfields < p->cappf) {
 		p->fields = xreallocarray(p->fields, p->cappf, sizeof(*p->fields));
+		p->capfields = p->cappf;
+	}
 	for (unsigned i = 0; i < p->npf; i++) {
 		p->fields[i].name = p->buf + p->pf[i].name.off;
 		p->fields[i].name_len = p->pf[i].name.len;
@@ -509,6 +512,22 @@ on_headers_complete(llhttp_t *ll)
 	return HPE_PAUSED;
 }
 
+/* Appends a chunk-size line ("1f40\r\n") without printf. */
+static void
+add_chunk_size(struct evbuffer *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[24], *p = buf + sizeof(buf);
+
+	*--p = '\n';
+	*--p = '\r';
+	do {
+		*--p = hex[n & 0xf];
+		n >>= 4;
+	} while (n != 0);
+	evbuffer_add(out, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 static int
 on_body(llhttp_t *ll, const char *at, size_t n)
 {
@@ -519,7 +538,7 @@ on_body(llhttp_t *ll, const char *at, size_t n)
 		return -1;
 	}
 	if (p->out_chunked) {
-		evbuffer_add_printf(p->out, "%zx\r\n", n);
+		add_chunk_size(p->out, n);
 		evbuffer_add(p->out, at, n);
 		evbuffer_add(p->out, "\r\n", 2);
 	} else
@@ -811,7 +830,7 @@ h1_body(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
 			avail = r;
 		if (avail > 0) {
 			if (out_chunked)
-				evbuffer_add_printf(out, "%zx\r\n", avail);
+				add_chunk_size(out, avail);
 			evbuffer_remove_buffer(in, out, avail);
 			if (out_chunked)
 				evbuffer_add(out, "\r\n", 2);

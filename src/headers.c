@@ -11,6 +11,37 @@
 
 #include "headers.h"
 
+/* Appends v in decimal: heads are written on every request, and printf
+ * costs more than the rest of the rewrite. */
+static void
+add_u64(struct evbuffer *out, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	evbuffer_add(out, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static void
+add_str(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, s, strlen(s));
+}
+
+/* "Via: 1.1 pseudonym": the version the message came with. */
+static void
+add_via(struct evbuffer *out, unsigned minor, const char *via)
+{
+	evbuffer_add(out, "Via: 1.", 7);
+	add_u64(out, minor);
+	evbuffer_add(out, " ", 1);
+	add_str(out, via);
+	evbuffer_add(out, "\r\n", 2);
+}
+
 static bool
 has_prefix(const char *s, size_t n, const char *lit, size_t *litlen)
 {
@@ -142,7 +173,8 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 	const struct req_target *t = r->target;
 	bool had_length = false;
 
-	evbuffer_add_printf(out, "%s ", h->method);
+	add_str(out, h->method);
+	evbuffer_add(out, " ", 1);
 	if (r->absolute_form) {
 		evbuffer_add(out, "https://", 8);
 		evbuffer_add(out, t->authority, t->authority_len);
@@ -168,7 +200,7 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 			continue;
 		write_field(out, f);
 	}
-	evbuffer_add_printf(out, "Via: 1.%u %s\r\n", h->minor, r->via);
+	add_via(out, h->minor, r->via);
 	if (r->forwarded == FORWARDED_XFF || r->forwarded == FORWARDED_BOTH)
 		evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n", r->client_host);
 	if (r->forwarded == FORWARDED_RFC7239 || r->forwarded == FORWARDED_BOTH) {
@@ -180,8 +212,9 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 	}
 	switch (h->framing) {
 	case H1_BODY_SIZED:
-		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-		    (unsigned long long)h->content_length);
+		evbuffer_add(out, "Content-Length: ", 16);
+		add_u64(out, h->content_length);
+		evbuffer_add(out, "\r\n", 2);
 		break;
 	case H1_BODY_CHUNKED:
 		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
@@ -201,11 +234,13 @@ headers_write_response(struct evbuffer *out, const struct h1_head *h,
 {
 	bool interim = h->status < 200;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %u ", h->status);
+	evbuffer_add(out, "HTTP/1.1 ", 9);
+	add_u64(out, h->status);
+	evbuffer_add(out, " ", 1);
 	if (h->reason_len > 0)
 		evbuffer_add(out, h->reason, h->reason_len);
 	else
-		evbuffer_add_printf(out, "%s", h1_reason_phrase(h->status));
+		add_str(out, h1_reason_phrase(h->status));
 	evbuffer_add(out, "\r\n", 2);
 	for (unsigned i = 0; i < h->nfields; i++) {
 		const struct h1_field *f = &h->fields[i];
@@ -223,7 +258,7 @@ headers_write_response(struct evbuffer *out, const struct h1_head *h,
 			continue;
 		write_field(out, f);
 	}
-	evbuffer_add_printf(out, "Via: 1.%u %s\r\n", h->minor, via);
+	add_via(out, h->minor, via);
 	if (!interim) {
 		if ((h->framing == H1_BODY_CHUNKED ||
 		    h->framing == H1_BODY_CLOSE) && client_chunked)

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include "config.h"
 #include "log.h"
@@ -227,8 +226,6 @@ main(int argc, char **argv)
 		return 1;
 	}
 	event_set_log_callback(libevent_log);
-	if (evthread_use_pthreads() < 0)
-		fatalx("libevent has no pthreads support");
 	rc = serve(rt);
 	runtime_free(rt);
 	return rc;

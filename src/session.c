@@ -84,6 +84,26 @@ client_ssl(const struct session *s)
 }
 
 void
+session_new_request_id(struct session *s)
+{
+	s->x.seq = ++s->w->seq;
+	s->x.id[0] = '\0';
+}
+
+/* The request id, formatted on first use: most requests are never logged
+ * nor answered by the proxy itself. */
+static const char *
+request_id(struct session *s)
+{
+	struct exchange *x = &s->x;
+
+	if (x->id[0] == '\0')
+		snprintf(x->id, sizeof(x->id), "%08x%02x%08llx", s->w->id_prefix,
+		    s->w->index & 0xff, (unsigned long long)x->seq);
+	return x->id;
+}
+
+void
 session_log_exchange(struct session *s)
 {
 	struct exchange *x = &s->x;
@@ -95,7 +115,7 @@ session_log_exchange(struct session *s)
 	log_access("id=%s client=%s listener=%s route=%s target=%s "
 	    "method=%s host=%s path=\"%.*s\" status=%u req_bytes=%llu "
 	    "resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f tls=%s%s%s%s",
-	    x->id, s->peer, role_name(s->lc->role),
+	    request_id(s), s->peer, role_name(s->lc->role),
 	    x->route_name ? x->route_name : "-",
 	    x->target_name ? x->target_name : "-",
 	    h->method ? h->method : "-", x->host[0] ? x->host : "-",
@@ -167,13 +187,7 @@ session_start_drain(struct session *s)
 	bufferevent_enable(s->bev, EV_WRITE);
 }
 
-void
-session_new_request_id(struct session *s)
-{
-	snprintf(s->x.id, sizeof(s->x.id), "%08x%02x%08llx",
-	    s->w->id_prefix, s->w->index & 0xff,
-	    (unsigned long long)++s->w->seq);
-}
+
 
 /*
  * Answers with the proxy's own response.  Keeps the connection only when
@@ -211,7 +225,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	    (status == 403 || status == 421 || status == 502 || status == 503 ||
 	    status == 504);
 	n = snprintf(body, sizeof(body), "%u %s\n%s\nrequest-id: %s\n", status,
-	    h1_reason_phrase(status), detail, x->id);
+	    h1_reason_phrase(status), detail, request_id(s));
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)strlen(body);
 	evbuffer_add_printf(out, "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\n"

@@ -26,6 +26,7 @@ struct worker;
 #define SESSION_MAGIC	0x73657331u	/* "ses1" */
 #define IN_HIGH		(64 * 1024)	/* read watermark of each input */
 #define OUT_HIGH	(256 * 1024)	/* most bytes queued toward a peer */
+#define TLS_RECORD	16384		/* most plaintext in one TLS record */
 #define RESP_HEAD_MAX	(64 * 1024)
 
 enum session_state {
@@ -49,7 +50,8 @@ enum resp_state {
 };
 
 struct exchange {
-	char id[24];
+	uint64_t seq;			/* request number in this worker */
+	char id[24];			/* seq formatted, when first needed */
 	struct timespec t_start;	/* CLOCK_MONOTONIC */
 	double upstream_ms;		/* until the response head, or -1 */
 	const char *target_name;	/* the upstream target last used */

@@ -1,4 +1,5 @@
 /* worker: one thread, one event loop (see worker.h). */
+#include <sys/eventfd.h>
 #include <sys/random.h>
 
 #include <stdlib.h>
@@ -59,15 +60,16 @@ close_listeners(struct worker *w)
 	}
 }
 
-/* Runs in the worker's thread, activated by worker_stop(). */
+/* Runs in the worker's thread when worker_stop() wrote to the eventfd. */
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct timeval tv;
 	double d = w->rt->cfg->timeouts.drain;
+	uint64_t n;
 
-	if (w->draining)
+	if (read(fd, &n, sizeof(n)) < 0 || w->draining)
 		return;
 	w->draining = true;
 	close_listeners(w);
@@ -122,7 +124,21 @@ worker_new(unsigned index, const struct runtime *rt, struct worker_shared *sh)
 	w->listeners = xcalloc(c->nlisteners, sizeof(*w->listeners));
 	w->server_pools = xcalloc(c->nservers, sizeof(*w->server_pools));
 	w->partner_pools = xcalloc(c->npartners, sizeof(*w->partner_pools));
-	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
+	/*
+	 * The only message between threads is "stop": an eventfd, so that
+	 * libevent runs without its locks (no evthread_use_pthreads) and each
+	 * event loop is touched by its own thread alone.
+	 */
+	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->stop_fd < 0) {
+		log_warn("worker %u: eventfd", index);
+		event_base_free(w->base);
+		free(w);
+		return NULL;
+	}
+	w->stop_ev = event_new(w->base, w->stop_fd, EV_READ | EV_PERSIST,
+	    stop_cb, w);
+	event_add(w->stop_ev, NULL);
 	w->drain_timer = evtimer_new(w->base, drain_deadline_cb, w);
 	for (size_t i = 0; i < c->nservers; i++) {
 		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
@@ -167,7 +183,11 @@ worker_start(struct worker *w)
 void
 worker_stop(struct worker *w)
 {
-	event_active(w->stop_ev, EV_READ, 0);
+	uint64_t one = 1;
+
+	/* Async-signal-safe and lock-free: a write to the worker's eventfd. */
+	if (write(w->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("worker %u: cannot signal stop", w->index);
 }
 
 void
@@ -194,6 +214,7 @@ worker_free(struct worker *w)
 	free(w->server_pools);
 	free(w->partner_pools);
 	event_free(w->stop_ev);
+	close(w->stop_fd);
 	event_free(w->drain_timer);
 	event_base_free(w->base);
 	free(w);

@@ -39,7 +39,8 @@ struct worker {
 	uint64_t seq;			/* request ids */
 	uint32_t id_prefix;
 	bool draining;
-	struct event *stop_ev;		/* activated from the main thread */
+	int stop_fd;			/* eventfd written by worker_stop() */
+	struct event *stop_ev;
 	struct event *drain_timer;
 };
 
