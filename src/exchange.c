@@ -65,14 +65,16 @@ send_head(struct session *s)
 {
 	struct exchange *x = &s->x;
 	struct evbuffer *out = bufferevent_get_output(upstream_bev(x->uc));
+	size_t len = evbuffer_get_length(x->head), n;
+	const char *p = (const char *)evbuffer_pullup(x->head, -1);
 
-	/* Keep a copy while a retry on a fresh connection is possible. */
-	if (upstream_is_reused(x->uc) && !x->retried &&
-	    h1_head(s->req)->method_idempotent && x->req == RQ_DONE)
-		evbuffer_add(out, evbuffer_pullup(x->head, -1),
-		    evbuffer_get_length(x->head));
-	else
-		evbuffer_add_buffer(out, x->head);
+	n = upstream_write_now(x->uc, p, len);
+	if (n < len)
+		evbuffer_add(out, p + n, len - n);
+	/* Keep the head while a retry on a fresh connection is possible. */
+	if (!(upstream_is_reused(x->uc) && !x->retried &&
+	    h1_head(s->req)->method_idempotent && x->req == RQ_DONE))
+		evbuffer_drain(x->head, len);
 }
 
 static void
@@ -89,7 +91,10 @@ upstream_ready(struct session *s)
 	/* Read idle time counts once the request is complete (see
 	 * exchange_pump_request); a stalled upstream write fails after the same. */
 	bufferevent_set_timeouts(ub, x->req == RQ_DONE ? &tv : NULL, &tv);
-	bufferevent_enable(ub, EV_READ | EV_WRITE);
+	/* EV_WRITE is on from creation and the write event is armed only
+	 * while output is queued: enabling it here would arm it now, for
+	 * two epoll_ctl calls per request. */
+	bufferevent_enable(ub, EV_READ);
 	client_timeouts(s);
 	send_head(s);
 	exchange_pump_request(s);

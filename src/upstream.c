@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -349,6 +350,20 @@ const char *
 upstream_target(const struct upstream_conn *c)
 {
 	return c->pool->spec.targets[c->target].spec;
+}
+
+size_t
+upstream_write_now(struct upstream_conn *c, const void *data, size_t len)
+{
+	ssize_t n;
+
+	if (c->pool->spec.ssl_ctx != NULL || c->state != C_BUSY ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return 0;
+	n = write(bufferevent_getfd(c->bev), data, len);
+	/* On EAGAIN or an error the caller queues everything; the
+	 * bufferevent then meets the error and reports it as usual. */
+	return n > 0 ? (size_t)n : 0;
 }
 
 const struct upstream_spec *

@@ -74,6 +74,14 @@ void	upstream_release(struct upstream_conn *, bool reusable);
 void	upstream_report(struct upstream_conn *, bool ok);
 
 struct bufferevent *upstream_bev(struct upstream_conn *);
+/*
+ * Writes what the socket takes right now, when nothing is queued on a
+ * plain TCP connection: a request head then leaves without the two
+ * epoll_ctl calls of a bufferevent write (enable, then disable when the
+ * output empties).  Returns the bytes written; the caller queues the
+ * rest on the bufferevent.
+ */
+size_t	upstream_write_now(struct upstream_conn *, const void *, size_t);
 bool	upstream_is_reused(const struct upstream_conn *);
 /* The target as configured ("10.0.1.10:8080"), for logs. */
 const char *upstream_target(const struct upstream_conn *);
