@@ -231,6 +231,8 @@ exchange_begin(struct session *s)
 	x->resp = RS_HEAD;
 	x->close_after = h->conn_close;
 	evtimer_del(s->timer);
+	if (s->resp == NULL)
+		s->resp = worker_take_parser(s->w, false);
 	h1_parser_reset(s->resp, h->method_head);
 	route_request(s);
 }

@@ -537,6 +537,10 @@ on_body(llhttp_t *ll, const char *at, size_t n)
 		set_error(p, 400, "unexpected body");
 		return -1;
 	}
+	/* Written out, an empty chunk is the last-chunk marker and would end
+	 * the body early: never pass one on, whatever llhttp reports. */
+	if (n == 0)
+		return 0;
 	if (p->out_chunked) {
 		add_chunk_size(p->out, n);
 		evbuffer_add(p->out, at, n);

@@ -77,6 +77,13 @@ session_arm_timer(struct session *s, double seconds)
 	evtimer_add(s->timer, &tv);
 }
 
+/* Some bytes of a request head arrived (a request is under way). */
+static bool
+head_started(const struct session *s)
+{
+	return s->req != NULL && h1_head_started(s->req);
+}
+
 static SSL *
 client_ssl(const struct session *s)
 {
@@ -107,7 +114,7 @@ void
 session_log_exchange(struct session *s)
 {
 	struct exchange *x = &s->x;
-	const struct h1_head *h = h1_head(s->req);
+	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
 
 	if (x->logged || !log_access_enabled())
 		return;
@@ -118,7 +125,7 @@ session_log_exchange(struct session *s)
 	    request_id(s), s->peer, role_name(s->lc->role),
 	    x->route_name ? x->route_name : "-",
 	    x->target_name ? x->target_name : "-",
-	    h->method ? h->method : "-", x->host[0] ? x->host : "-",
+	    h && h->method ? h->method : "-", x->host[0] ? x->host : "-",
 	    (int)(x->target.path_only_len > 256 ? 256 : x->target.path_only_len),
 	    x->target.path ? x->target.path : "",
 	    x->status, (unsigned long long)x->req_bytes,
@@ -157,8 +164,8 @@ session_close(struct session *s, const char *reason)
 	if (s->uphead != NULL)
 		evbuffer_free(s->uphead);
 	bufferevent_free(s->bev);	/* closes the fd, frees the SSL */
-	h1_parser_free(s->req);
-	h1_parser_free(s->resp);
+	worker_give_parser(w, s->req, true);
+	worker_give_parser(w, s->resp, false);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -271,7 +278,11 @@ void
 session_keep_alive(struct session *s)
 {
 	s->state = S_IDLE;
-	h1_parser_reset(s->req, false);
+	/* An idle connection holds no parser (see worker_take_parser). */
+	worker_give_parser(s->w, s->req, true);
+	worker_give_parser(s->w, s->resp, false);
+	s->req = NULL;
+	s->resp = NULL;
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
@@ -283,6 +294,9 @@ void
 session_process_head(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (s->req == NULL)
+		s->req = worker_take_parser(s->w, true);
 
 	switch (h1_parse_head(s->req, in)) {
 	case H1_AGAIN:
@@ -389,7 +403,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "TLS handshake timed out");
 		return;
 	case S_HEAD:
-		if (!h1_head_started(s->req) &&
+		if (!head_started(s) &&
 		    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
 			session_close(s, "no request");
 			return;
@@ -450,9 +464,6 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	s->bev = bev;
 	addr_format(sa, s->peer, sizeof(s->peer));
 	addr_format_host(sa, s->peer_host, sizeof(s->peer_host));
-	s->req = h1_parser_new(H1_REQUEST, c->limits.max_header_bytes,
-	    c->limits.max_header_fields);
-	s->resp = h1_parser_new(H1_RESPONSE, RESP_HEAD_MAX, 1000);
 	s->timer = evtimer_new(w->base, timer_cb, s);
 	s->next = w->sessions;
 	if (w->sessions)
@@ -481,7 +492,7 @@ session_drain_all(struct worker *w)
 	for (s = w->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->state == S_HANDSHAKE || s->state == S_IDLE ||
-		    (s->state == S_HEAD && !h1_head_started(s->req)))
+		    (s->state == S_HEAD && !head_started(s)))
 			session_close(s, "shutting down");
 	}
 }

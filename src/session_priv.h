@@ -27,7 +27,6 @@ struct worker;
 #define IN_HIGH		(64 * 1024)	/* read watermark of each input */
 #define OUT_HIGH	(256 * 1024)	/* most bytes queued toward a peer */
 #define TLS_RECORD	16384		/* most plaintext in one TLS record */
-#define RESP_HEAD_MAX	(64 * 1024)
 
 enum session_state {
 	S_HANDSHAKE,	/* TLS accept running; tls_handshake deadline */

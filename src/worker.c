@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "duration.h"
+#include "h1.h"
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
@@ -93,6 +94,53 @@ drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    w->index, w->nsessions);
 	session_close_all(w);
 	event_base_loopbreak(w->base);
+}
+
+/* Most spare parsers kept per kind: enough for the requests in flight of
+ * a busy worker; more would only hold memory after a burst. */
+#define SPARE_MAX 1024
+/* Response heads may be larger than what clients are allowed. */
+#define RESP_HEAD_MAX (64 * 1024)
+
+struct h1_parser *
+worker_take_parser(struct worker *w, bool is_request)
+{
+	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
+	const struct config *c = w->rt->cfg;
+
+	if (st->n > 0)
+		return st->v[--st->n];
+	if (is_request)
+		return h1_parser_new(H1_REQUEST, c->limits.max_header_bytes,
+		    c->limits.max_header_fields);
+	return h1_parser_new(H1_RESPONSE, RESP_HEAD_MAX, 1000);
+}
+
+void
+worker_give_parser(struct worker *w, struct h1_parser *p, bool is_request)
+{
+	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
+
+	if (p == NULL)
+		return;
+	if (st->n == SPARE_MAX) {
+		h1_parser_free(p);
+		return;
+	}
+	if (st->n == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 16;
+		st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
+	}
+	h1_parser_reset(p, false);
+	st->v[st->n++] = p;
+}
+
+static void
+free_stack(struct parser_stack *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		h1_parser_free(st->v[i]);
+	free(st->v);
 }
 
 void
@@ -210,6 +258,8 @@ worker_free(struct worker *w)
 		upstream_pool_free(w->server_pools[i]);
 	for (size_t i = 0; i < c->npartners; i++)
 		upstream_pool_free(w->partner_pools[i]);
+	free_stack(&w->spare_req);
+	free_stack(&w->spare_resp);
 	free(w->listeners);
 	free(w->server_pools);
 	free(w->partner_pools);

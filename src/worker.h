@@ -15,10 +15,17 @@
 
 struct event;
 struct event_base;
+struct h1_parser;
 struct listener;
 struct runtime;
 struct session;
 struct upstream_pool;
+
+/* Parsers not in use, kept for the next request (see worker_take_parser). */
+struct parser_stack {
+	struct h1_parser **v;
+	size_t n, cap;
+};
 
 /* Counters shared by all workers. */
 struct worker_shared {
@@ -36,6 +43,8 @@ struct worker {
 	struct upstream_pool **partner_pools;	/* per config partner */
 	struct session *sessions;	/* every live session, for draining */
 	size_t nsessions;
+	struct parser_stack spare_req;	/* request parsers */
+	struct parser_stack spare_resp;	/* response parsers */
 	uint64_t seq;			/* request ids */
 	uint32_t id_prefix;
 	bool draining;
@@ -55,6 +64,16 @@ int	worker_start(struct worker *);
 void	worker_stop(struct worker *);
 void	worker_join(struct worker *);
 void	worker_free(struct worker *);
+
+/*
+ * Parsers (with their head buffers) are lent to a connection while it has
+ * a request in hand and come back when it goes idle, so thousands of idle
+ * keep-alive connections hold none, and a busy worker allocates none per
+ * request.  take returns a reset parser; give resets it.  is_request
+ * selects the request or the response kind.
+ */
+struct h1_parser *worker_take_parser(struct worker *, bool is_request);
+void	worker_give_parser(struct worker *, struct h1_parser *, bool is_request);
 
 /* Called by session.c after a session is gone: a draining worker ends
  * its loop with the last one. */

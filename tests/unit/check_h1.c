@@ -1971,6 +1971,35 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * A zero-length on_body must never be written out as a chunk: "0\r\n\r\n"
+ * in the middle of a re-framed body ends it early at the upstream (20-http
+ * once saw the origin finish a chunked upload early and then read "0" as a
+ * request line).  Feeding splits at the end of chunk data must give
+ * exactly the chunks sent.
+ */
+START_TEST(chunked_split_after_size_line)
+{
+	struct h1_parser *p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	uint64_t payload = 0;
+
+	evbuffer_add_printf(in, "POST /u HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello");
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	ck_assert_int_eq(h1_body(p, in, out, true, 1 << 20, &payload), H1_AGAIN);
+	evbuffer_add_printf(in, "\r\n3\r\nabc");
+	ck_assert_int_eq(h1_body(p, in, out, true, 1 << 20, &payload), H1_AGAIN);
+	evbuffer_add_printf(in, "\r\n0\r\n\r\n");
+	ck_assert_int_eq(h1_body(p, in, out, true, 1 << 20, &payload), H1_DONE);
+	assert_buf_str(out, "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n");
+	ck_assert_uint_eq(payload, 8);
+	evbuffer_free(in);
+	evbuffer_free(out);
+	h1_parser_free(p);
+}
+END_TEST
+
 static Suite *
 h1_suite(void)
 {
@@ -2050,6 +2079,7 @@ h1_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("regressions");
+	tcase_add_test(tc, chunked_split_after_size_line);
 	tcase_add_loop_test(tc, obs_fold_refused, 0,
 	    (int)(sizeof(obs_fold_cases) / sizeof(obs_fold_cases[0])));
 	tcase_add_loop_test(tc, space_before_colon_refused, 0,
