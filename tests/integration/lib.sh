@@ -354,6 +354,20 @@ curl_code() {
 	curl_ue -o "$TMP/body" -w '%{http_code}' "$@" || true
 }
 
+# h1c [options]: a raw HTTP/1.1 client (tests/tools/h1c.py).  Sends stdin to
+# the ue listener (H1C_PORT, default $PROXY_PORT) over TLS (--plain: TCP): all
+# at once, or, when stdin has NUL bytes, part by part, each after the previous
+# response.  It parses the responses to --methods M1,M2,... and prints
+# "N:STATUS line", "N:H field", "N:B body line", "N:BYTES n" per response,
+# "TRUNCATED" when the stream ended early, with --wait-eof "EXTRA n ..." for
+# bytes after the last response, and always
+# "EOF clean|ragged|reset|timeout|not-waited" (clean: TLS close_notify, or FIN
+# with --plain; ragged: FIN without close_notify).  Bounded by --timeout
+# (default 10 s).
+h1c() {
+	python3 "$TOOLS/h1c.py" "${H1C_PORT:-$PROXY_PORT}" --cafile "$PKI/ca.pem" "$@" 2>&1 || true
+}
+
 # s_client [openssl s_client options...]: a TLS handshake with the ue
 # listener; prints s_client's output (stdin is empty, so it ends at once).
 s_client() {
