@@ -65,6 +65,20 @@ ctx_common(const SSL_METHOD *method, const char *file, int line,
 	return ctx;
 }
 
+/* The certificate chain (leaf first) and its key, which must match. */
+static void
+load_cert_key(SSL_CTX *ctx, const char *cert, const char *key,
+    const char *file, int line, struct errlist *errs)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		add_ssl_error(errs, file, line, "cannot load certificate chain", cert);
+	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		add_ssl_error(errs, file, line, "cannot load private key", key);
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		add_ssl_error(errs, file, line,
+		    "private key does not match the certificate", key);
+}
+
 /* ALPN: HTTP/1.1 when offered; otherwise go on without ALPN (as nginx and
  * HAProxy do), so an "http/1.0"-only client is still served. */
 static int
@@ -89,14 +103,7 @@ tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
 	ctx = ctx_common(TLS_server_method(), file, c->line, errs);
 	if (ctx == NULL)
 		return NULL;
-	if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1)
-		add_ssl_error(errs, file, c->line, "cannot load certificate chain",
-		    c->certificate);
-	else if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1)
-		add_ssl_error(errs, file, c->line, "cannot load private key", c->key);
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-		add_ssl_error(errs, file, c->line,
-		    "private key does not match the certificate", c->key);
+	load_cert_key(ctx, c->certificate, c->key, file, c->line, errs);
 	if (c->client_ca != NULL) {
 		STACK_OF(X509_NAME) *names;
 
@@ -147,17 +154,8 @@ tls_client_ctx_new(const struct tls_client_conf *c, const char *file,
 			add_ssl_error(errs, file, c->line, "cannot load CA", c->ca);
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 		add_ssl_error(errs, file, c->line, "cannot load the system CA store", "");
-	if (c->certificate != NULL) {
-		if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1)
-			add_ssl_error(errs, file, c->line,
-			    "cannot load client certificate", c->certificate);
-		else if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1)
-			add_ssl_error(errs, file, c->line,
-			    "cannot load client key", c->key);
-		else if (SSL_CTX_check_private_key(ctx) != 1)
-			add_ssl_error(errs, file, c->line,
-			    "client key does not match the certificate", c->key);
-	}
+	if (c->certificate != NULL)
+		load_cert_key(ctx, c->certificate, c->key, file, c->line, errs);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9) != 0)
 		add_ssl_error(errs, file, c->line, "cannot set ALPN", "");
