@@ -17,11 +17,15 @@
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
+#include "policy.h"
 #include "router.h"
 #include "runtime.h"
 #include "session_priv.h"
 #include "upstream.h"
 #include "worker.h"
+#define CSC1_REFUSAL "identity management (CSC-1) goes directly to the IdM " \
+	"server, not through the HTTP proxy"
+
 /*
  * Client idle limits while forwarding: a client that stops sending its
  * body, or stops reading the response, is dropped after client_idle.
@@ -163,6 +167,11 @@ route_request(struct session *s)
 		    "from devices", 0);
 		return;
 	}
+	if (policy_is_oauth_exchange(h, &x->target)) {
+		atomic_fetch_add(&s->w->shared->csc1_refusals, 1);
+		session_respond_error(s, 403, CSC1_REFUSAL, 0);
+		return;
+	}
 	r = router_match(rt->router, x->host, x->target.path,
 	    x->target.path_only_len);
 	switch (r.kind) {
@@ -170,8 +179,8 @@ route_request(struct session *s)
 		session_respond_error(s, 421, "this proxy does not serve that host", 0);
 		return;
 	case ROUTE_IDM:
-		session_respond_error(s, 403, "identity management (CSC-1) must be "
-		    "reached directly, not through the HTTP proxy", 0);
+		atomic_fetch_add(&s->w->shared->csc1_refusals, 1);
+		session_respond_error(s, 403, CSC1_REFUSAL, 0);
 		return;
 	case ROUTE_SERVER:
 		x->route_name = c->servers[r.index].name;

@@ -124,6 +124,7 @@ serve(struct runtime *rt)
 	int rc = 0;
 
 	atomic_init(&shared.connections, 0);
+	atomic_init(&shared.csc1_refusals, 0);
 	m.base = event_base_new();
 	if (m.base == NULL)
 		fatalx("cannot create the main event loop");

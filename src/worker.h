@@ -30,6 +30,7 @@ struct parser_stack {
 /* Counters shared by all workers. */
 struct worker_shared {
 	atomic_uint connections;	/* client connections open now */
+	atomic_ulong csc1_refusals;	/* requests refused as CSC-1 */
 };
 
 struct worker {

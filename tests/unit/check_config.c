@@ -706,6 +706,31 @@ START_TEST(test_duplicates)
 }
 END_TEST
 
+/* An IdM host listed as a server or partner host too is refused by -t;
+ * a server wildcard that also covers the IdM name is fine (IdM wins). */
+START_TEST(test_idm_not_a_destination)
+{
+	expect_error(MINIMAL "servers = (\n"
+	    "  { name = \"kms\"; hosts = [\"kms.example\", \"idms.example\"];"
+	    " targets = \"10.0.0.1:80\"; } );\n"
+	    "idm_servers = [\"idms.example\"];\n", 5,
+	    "IdM host \"idms.example\" is also a host of server \"kms\" "
+	    "(line 4): CSC-1 goes directly to the IdM server, never through "
+	    "the proxy");
+	expect_error(MINIMAL "partners = (\n"
+	    "  { domain = \"p.example\"; hosts = \"*.p.example\";"
+	    " proxy = \"192.0.2.1:443\"; } );\n"
+	    "idm_servers = \"*.p.example\";\n", 5,
+	    "IdM host \"*.p.example\" is also a host of partner \"p.example\" "
+	    "(line 4): CSC-1 goes directly to the IdM server, never through "
+	    "the proxy");
+	expect_ok(MINIMAL "servers = (\n"
+	    "  { name = \"all\"; hosts = \"*.example\";"
+	    " targets = \"10.0.0.1:80\"; } );\n"
+	    "idm_servers = [\"idms.example\"];\n");
+}
+END_TEST
+
 START_TEST(test_files)
 {
 	char msg[PATH_MAX + 128];
@@ -972,6 +997,7 @@ config_suite(void)
 	tcase_add_test(tc, test_trusted_allow);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_duplicates);
+	tcase_add_test(tc, test_idm_not_a_destination);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_relative_to_config_folder);
 	tcase_add_test(tc, test_include);
