@@ -83,6 +83,26 @@ tls_client_check(struct ctab *ct, const config_setting_t *s, void *p)
 		    config_setting_source_file(s) : ct->file, tls->line, path);
 }
 
+/*
+ * A partner is known by the domain its certificate names, so partner
+ * listeners require client certificates: that is the default there, and
+ * anything else is refused.
+ */
+static void
+partner_listener_auth(struct ctab *ct, const config_setting_t *tls,
+    struct tls_server_conf *c)
+{
+	if (config_setting_get_member(tls, "client_auth") == NULL)
+		c->client_auth = CLIENT_AUTH_REQUIRED;
+	if (c->client_auth != CLIENT_AUTH_REQUIRED)
+		ctab_error(ct, tls, "listener role \"partner\" requires "
+		    "client_auth \"required\": a partner is known by the "
+		    "domain its certificate names");
+	else if (c->client_ca == NULL)
+		ctab_error(ct, tls, "listener role \"partner\" needs client_ca: "
+		    "the CA that signs the partners' proxy certificates");
+}
+
 static void
 listener_check(struct ctab *ct, const config_setting_t *s, void *p)
 {
@@ -98,6 +118,9 @@ listener_check(struct ctab *ct, const config_setting_t *s, void *p)
 	if (l->role == ROLE_PARTNER && !l->tls.enabled)
 		ctab_error(ct, s, "listener role \"partner\" requires tls: "
 		    "partner proxies are authenticated by their certificates");
+	else if (l->role == ROLE_PARTNER)
+		partner_listener_auth(ct, config_setting_get_member(s, "tls"),
+		    &l->tls);
 	if (l->role == ROLE_TRUSTED && (allow == NULL ||
 	    (config_setting_is_aggregate(allow) &&
 	    config_setting_length(allow) == 0)))

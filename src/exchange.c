@@ -138,6 +138,46 @@ connect_upstream(struct session *s, bool fresh)
 	s->state = S_CONNECT;
 }
 
+/*
+ * Contract section 4 step 2: what the listener's role allows.  A device
+ * may never assert an identity (R10); a trusted entity may (R18); a
+ * partner's certificate must name a configured partner, whose
+ * asserted_identity policy then applies (R21).  Returns -1 after
+ * answering.
+ */
+static int
+check_listener_policy(struct session *s, const struct h1_head *h)
+{
+	bool asserted = h1_find(h, "x-3gpp-asserted-identity") != NULL;
+
+	switch (s->lc->role) {
+	case ROLE_UE:
+		if (asserted) {
+			atomic_fetch_add(&s->w->shared->identity_refusals, 1);
+			session_respond_error(s, 403, "X-3GPP-Asserted-Identity "
+			    "is not accepted from devices", 0);
+			return -1;
+		}
+		return 0;
+	case ROLE_TRUSTED:
+		return 0;
+	case ROLE_PARTNER:
+		if (s->partner == NULL) {
+			session_respond_error(s, 403, "the client certificate "
+			    "names no configured partner domain", 0);
+			return -1;
+		}
+		if (asserted && s->partner->asserted_identity == IDENTITY_REJECT) {
+			atomic_fetch_add(&s->w->shared->identity_refusals, 1);
+			session_respond_error(s, 403, "X-3GPP-Asserted-Identity "
+			    "is not accepted from this partner", 0);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 static void
 route_request(struct session *s)
 {
@@ -162,11 +202,8 @@ route_request(struct session *s)
 		session_respond_error(s, 400, why ? why : "invalid host in the request", 0);
 		return;
 	}
-	if (s->lc->role == ROLE_UE && h1_find(h, "x-3gpp-asserted-identity")) {
-		session_respond_error(s, 403, "X-3GPP-Asserted-Identity is not accepted "
-		    "from devices", 0);
+	if (check_listener_policy(s, h) < 0)
 		return;
-	}
 	if (policy_is_oauth_exchange(h, &x->target)) {
 		atomic_fetch_add(&s->w->shared->csc1_refusals, 1);
 		session_respond_error(s, 403, CSC1_REFUSAL, 0);
@@ -212,9 +249,9 @@ route_request(struct session *s)
 	rw.forwarded = x->to_partner ? FORWARDED_OFF : c->headers.forwarded;
 	rw.client_host = s->peer_host;
 	rw.client_tls = s->lc->tls.enabled;
-	/* From a partner, asserted identities are stripped until partner
-	 * listeners know which partner is speaking (per-partner policy). */
-	rw.strip_identity = s->lc->role == ROLE_PARTNER;
+	/* From a partner, its policy says whether the identity passes. */
+	rw.strip_identity = s->partner != NULL &&
+	    s->partner->asserted_identity == IDENTITY_STRIP;
 	rw.absolute_form = x->to_partner;
 	if (s->uphead == NULL)
 		s->uphead = evbuffer_new();

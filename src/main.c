@@ -125,6 +125,7 @@ serve(struct runtime *rt)
 
 	atomic_init(&shared.connections, 0);
 	atomic_init(&shared.csc1_refusals, 0);
+	atomic_init(&shared.identity_refusals, 0);
 	m.base = event_base_new();
 	if (m.base == NULL)
 		fatalx("cannot create the main event loop");

@@ -121,7 +121,7 @@ session_log_exchange(struct session *s)
 	x->logged = true;
 	log_access("id=%s client=%s listener=%s route=%s target=%s "
 	    "method=%s host=%s path=\"%.*s\" status=%u req_bytes=%llu "
-	    "resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f tls=%s%s%s%s",
+	    "resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f tls=%s peer=%s%s%s%s",
 	    request_id(s), s->peer, role_name(s->lc->role),
 	    x->route_name ? x->route_name : "-",
 	    x->target_name ? x->target_name : "-",
@@ -131,7 +131,8 @@ session_log_exchange(struct session *s)
 	    x->status, (unsigned long long)x->req_bytes,
 	    (unsigned long long)x->resp_bytes, session_ms_since(&x->t_start),
 	    x->upstream_ms,
-	    tls_version(client_ssl(s)), x->note ? " note=\"" : "",
+	    tls_version(client_ssl(s)), s->peer_id[0] ? s->peer_id : "-",
+	    x->note ? " note=\"" : "",
 	    x->note ? x->note : "", x->note ? "\"" : "");
 }
 
@@ -358,6 +359,16 @@ client_write(struct bufferevent *bev, void *arg)
 static void
 handshake_done(struct session *s)
 {
+	const struct config *c = session_cfg(s);
+	SSL *ssl = client_ssl(s);
+
+	/* Who is speaking, once per connection: the certificate's name for
+	 * the log; on a partner listener, the partner whose domain it names. */
+	tls_peer_name(ssl, s->peer_id, sizeof(s->peer_id));
+	if (s->lc->role == ROLE_PARTNER)
+		for (size_t i = 0; i < c->npartners && s->partner == NULL; i++)
+			if (tls_peer_in_domain(ssl, c->partners[i].domain))
+				s->partner = &c->partners[i];
 	s->state = S_HEAD;
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.request_header);

@@ -87,6 +87,8 @@ struct session {
 	struct event *timer;
 	char peer[ADDR_STRLEN];
 	char peer_host[ADDR_STRLEN];
+	char peer_id[128];		/* authenticated identity, "" if none */
+	const struct partner_conf *partner;	/* partner listener: who it is */
 	struct h1_parser *req;
 	struct h1_parser *resp;
 	struct evbuffer *uphead;	/* reused for every request's head */

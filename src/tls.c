@@ -4,7 +4,9 @@
  * key that does not match its certificate before a restart does.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -183,6 +185,77 @@ tls_client_prepare(SSL *ssl, const struct tls_client_conf *c)
 	if (SSL_set1_host(ssl, c->server_name) != 1)
 		return -1;
 	return 0;
+}
+
+/* The peer certificate, when there is one and it was verified. */
+static X509 *
+verified_peer(const SSL *ssl)
+{
+	X509 *x;
+
+	if (ssl == NULL || (x = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	return x;
+}
+
+void
+tls_peer_name(const SSL *ssl, char *buf, size_t len)
+{
+	X509 *x = verified_peer(ssl);
+	GENERAL_NAMES *names;
+
+	buf[0] = '\0';
+	if (x == NULL)
+		return;
+	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+
+		if (g->type == GEN_URI || g->type == GEN_DNS) {
+			const ASN1_IA5STRING *s = g->type == GEN_URI ?
+			    g->d.uniformResourceIdentifier : g->d.dNSName;
+
+			snprintf(buf, len, "%.*s", ASN1_STRING_length(s),
+			    (const char *)ASN1_STRING_get0_data(s));
+			break;
+		}
+	}
+	GENERAL_NAMES_free(names);
+	if (buf[0] == '\0')
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+		    buf, (int)len);
+}
+
+bool
+tls_peer_in_domain(const SSL *ssl, const char *domain)
+{
+	X509 *x = verified_peer(ssl);
+	GENERAL_NAMES *names;
+	size_t dl = strlen(domain);
+	bool found = false;
+
+	if (x == NULL)
+		return false;
+	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) &&
+	    !found; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const char *n;
+		size_t nl;
+
+		if (g->type != GEN_DNS)
+			continue;
+		n = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+		nl = (size_t)ASN1_STRING_length(g->d.dNSName);
+		if (memchr(n, '\0', nl) != NULL)
+			continue;	/* an embedded NUL is a forgery attempt */
+		found = (nl == dl && strncasecmp(n, domain, dl) == 0) ||
+		    (nl > dl + 1 && n[nl - dl - 1] == '.' &&
+		    strncasecmp(n + nl - dl, domain, dl) == 0);
+	}
+	GENERAL_NAMES_free(names);
+	return found;
 }
 
 const char *

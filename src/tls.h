@@ -9,6 +9,9 @@
 #ifndef MCX_TLS_H
 #define MCX_TLS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "config.h"
 
 struct ssl_ctx_st;
@@ -23,6 +26,17 @@ void	tls_ctx_free(struct ssl_ctx_st *);
 
 /* Sets SNI and the expected peer name on a new client connection. */
 int	tls_client_prepare(struct ssl_st *, const struct tls_client_conf *);
+
+/*
+ * The verified peer certificate's name, for the access log: its first
+ * subjectAltName URI or DNS name, else its subject CN; "" without a
+ * certificate.
+ */
+void	tls_peer_name(const struct ssl_st *, char *buf, size_t len);
+/* True when the verified peer certificate has a subjectAltName DNS name
+ * equal to domain or inside it ("proxy.mcx.partner.example" for
+ * "mcx.partner.example"). */
+bool	tls_peer_in_domain(const struct ssl_st *, const char *domain);
 
 /* "TLSv1.3" etc., or "-" without TLS. */
 const char *tls_version(const struct ssl_st *);

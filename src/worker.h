@@ -31,6 +31,7 @@ struct parser_stack {
 struct worker_shared {
 	atomic_uint connections;	/* client connections open now */
 	atomic_ulong csc1_refusals;	/* requests refused as CSC-1 */
+	atomic_ulong identity_refusals;	/* asserted identities refused */
 };
 
 struct worker {

@@ -214,7 +214,7 @@ static const char full[] =
     "    allow = [\"10.0.0.0/24\", \"::1/128\"]; },\n"
     "  { role = \"partner\"; address = \"*:8443\";\n"
     "    tls = { certificate = \"tls/cert.pem\"; key = \"tls/key.pem\";\n"
-    "      client_auth = \"optional\"; client_ca = \"tls/ca.pem\"; }; }\n"
+    "      client_ca = \"tls/ca.pem\"; }; }\n"
     ");\n"
     "admin = { address = \"127.0.0.1:9090\"; };\n"
     "servers = (\n"
@@ -298,7 +298,8 @@ START_TEST(test_full_round_trip)
 	ck_assert_int_eq(l->role, ROLE_PARTNER);
 	ck_assert_str_eq(l->address, "*:8443");
 	ck_assert_int_eq(l->addr.ss.ss_family, AF_INET6);
-	ck_assert_int_eq(l->tls.client_auth, CLIENT_AUTH_OPTIONAL);
+	/* Partner listeners require client certificates by default. */
+	ck_assert_int_eq(l->tls.client_auth, CLIENT_AUTH_REQUIRED);
 	ck_assert_ptr_null(l->tls.psk);
 
 	ck_assert(cf->has_admin);
@@ -588,6 +589,19 @@ START_TEST(test_listener_tls)
 	    "    tls = { enabled = false; }; } );\n", 3,
 	    "listener role \"partner\" requires tls: partner proxies are "
 	    "authenticated by their certificates");
+	expect_error(DOMAIN "listeners = (\n"
+	    "  { role = \"partner\"; address = \"[::]:443\";\n"
+	    "    tls = { certificate = \"tls/cert.pem\"; key = \"tls/key.pem\";\n"
+	    "            client_auth = \"optional\"; client_ca = \"tls/ca.pem\"; };"
+	    " } );\n", 4,
+	    "listener role \"partner\" requires client_auth \"required\": a "
+	    "partner is known by the domain its certificate names");
+	expect_error(DOMAIN "listeners = (\n"
+	    "  { role = \"partner\"; address = \"[::]:443\";\n"
+	    "    tls = { certificate = \"tls/cert.pem\"; key = \"tls/key.pem\";"
+	    " }; } );\n", 4,
+	    "listener role \"partner\" needs client_ca: the CA that signs the "
+	    "partners' proxy certificates");
 	expect_error(DOMAIN "listeners = (\n"
 	    "  { role = \"ue\"; address = \"[::]:443\";\n"
 	    "    tls = { key = \"tls/key.pem\"; }; } );\n", 4,
