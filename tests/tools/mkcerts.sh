@@ -11,6 +11,12 @@
 #     reach https://kms.mcx.own.example/... with the name resolved to the proxy
 #   client.pem client.key           client leaf (CN alice, URI sip:alice@mcx.own.example)
 #   origin.pem origin.key           upstream server leaf: origin.mcx.own.example, 127.0.0.1
+#   own-proxy.pem own-proxy.key     this domain's proxy as a TLS client of a partner
+#                                   (DNS:proxy.mcx.own.example, server+client auth)
+#   partner-proxy.pem partner-proxy.key
+#                                   the partner domain's proxy (DNS:proxy.mcx.partner.example)
+#   stranger.pem stranger.key       a valid client naming no configured partner
+#                                   (DNS:proxy.mcx.other.example)
 #   rogue-ca.pem rogue-client.pem rogue-client.key
 #                                   a second CA and a client it signed (must be refused)
 #   ue.psk                          "alice:<64 hex>" (mutual PSK)
@@ -109,6 +115,11 @@ leaf proxy-rsa ca rsa proxy.mcx.own.example serverAuth "$SAN_PROXY" \
     "digitalSignature, keyEncipherment"
 leaf client ca ec alice clientAuth "URI:sip:alice@mcx.own.example"
 leaf origin ca ec origin.mcx.own.example serverAuth "$SAN_ORIGIN"
+leaf own-proxy ca ec proxy.mcx.own.example "serverAuth, clientAuth" \
+    "DNS:proxy.mcx.own.example"
+leaf partner-proxy ca ec proxy.mcx.partner.example "serverAuth, clientAuth" \
+    "DNS:proxy.mcx.partner.example,DNS:localhost,IP:127.0.0.1"
+leaf stranger ca ec proxy.mcx.other.example clientAuth "DNS:proxy.mcx.other.example"
 cat proxy.pem ca.pem >proxy-chain.pem
 cat proxy-rsa.pem ca.pem >proxy-rsa-chain.pem
 
