@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "psk.h"
 #include "tls.h"
 
 /* TLS 1.2: ECDHE with AEAD only (TS 33.210 6.2.3). */
@@ -23,6 +24,13 @@ static const char tls12_ciphers[] =
 static const char tls13_suites[] =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
     "TLS_CHACHA20_POLY1305_SHA256";
+/* With a PSK file: (EC)DHE-PSK AEAD suites, and PSK-AES-GCM for clients
+ * without ephemeral key exchange (TS 33.310 Annex E as far as OpenSSL has
+ * the suites; OpenSSL has no ECDHE-PSK with AES-GCM). */
+static const char tls12_psk_ciphers[] =
+    "ECDHE-PSK-CHACHA20-POLY1305:DHE-PSK-AES128-GCM-SHA256:"
+    "DHE-PSK-AES256-GCM-SHA384:DHE-PSK-CHACHA20-POLY1305:"
+    "PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:";
 /* secp256r1 mandatory, X25519 and secp384r1 recommended. */
 static const char tls_groups[] = "X25519:P-256:P-384";
 
@@ -95,6 +103,117 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* Where a listener context keeps its PSK table, and a connection the PSK
+ * identity it authenticated with. */
+static int psk_table_index = -1;
+static int psk_identity_index = -1;
+
+static void
+free_identity(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	free(ptr);
+}
+
+static void
+remember_identity(SSL *ssl, const char *id, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL)
+		return;
+	memcpy(copy, id, len);
+	copy[len] = '\0';
+	free(SSL_get_ex_data(ssl, psk_identity_index));
+	if (SSL_set_ex_data(ssl, psk_identity_index, copy) != 1)
+		free(copy);
+}
+
+static const struct psk_table *
+psk_table_of(SSL *ssl)
+{
+	return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), psk_table_index);
+}
+
+/* TLS 1.2 PSK suites. */
+static unsigned int
+psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
+    unsigned int max)
+{
+	const struct psk_table *t = psk_table_of(ssl);
+	const unsigned char *key;
+	size_t len;
+
+	if (t == NULL || identity == NULL ||
+	    (key = psk_find(t, identity, strlen(identity), &len)) == NULL ||
+	    len > max)
+		return 0;
+	memcpy(psk, key, len);
+	remember_identity(ssl, identity, strlen(identity));
+	return (unsigned int)len;
+}
+
+/* TLS 1.3 external PSK (with (EC)DHE: OpenSSL refuses psk_ke by default). */
+static int
+psk_find_session_cb(SSL *ssl, const unsigned char *identity, size_t idlen,
+    SSL_SESSION **sess)
+{
+	static const unsigned char aes128gcm_sha256[] = { 0x13, 0x01 };
+	const struct psk_table *t = psk_table_of(ssl);
+	const unsigned char *key;
+	const SSL_CIPHER *cipher;
+	SSL_SESSION *s;
+	size_t len;
+
+	*sess = NULL;
+	if (t == NULL || (key = psk_find(t, (const char *)identity, idlen,
+	    &len)) == NULL)
+		return 1;	/* unknown: the handshake goes on with certificates */
+	cipher = SSL_CIPHER_find(ssl, aes128gcm_sha256);
+	s = SSL_SESSION_new();
+	if (cipher == NULL || s == NULL ||
+	    SSL_SESSION_set1_master_key(s, key, len) != 1 ||
+	    SSL_SESSION_set_cipher(s, cipher) != 1 ||
+	    SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION) != 1) {
+		SSL_SESSION_free(s);
+		return 0;
+	}
+	remember_identity(ssl, (const char *)identity, idlen);
+	*sess = s;
+	return 1;
+}
+
+static int
+enable_psk(SSL_CTX *ctx, const struct tls_server_conf *c, const char *file,
+    struct errlist *errs)
+{
+	struct psk_table *t;
+	char ciphers[sizeof(tls12_ciphers) + sizeof(tls12_psk_ciphers)];
+
+	if (psk_table_index < 0) {
+		psk_table_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		psk_identity_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    free_identity);
+	}
+	if ((t = psk_load(c->psk, errs)) == NULL)
+		return -1;
+	/* PSK suites first: a client that offers them means to use its key
+	 * (certificate-only clients offer none and are not affected). */
+	snprintf(ciphers, sizeof(ciphers), "%s%s", tls12_psk_ciphers,
+	    tls12_ciphers);
+	if (SSL_CTX_set_ex_data(ctx, psk_table_index, t) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
+	    SSL_CTX_set_dh_auto(ctx, 1) != 1) {
+		psk_free(t);
+		SSL_CTX_set_ex_data(ctx, psk_table_index, NULL);
+		add_ssl_error(errs, file, c->line, "cannot enable PSK", c->psk);
+		return -1;
+	}
+	SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
+	SSL_CTX_set_psk_find_session_callback(ctx, psk_find_session_cb);
+	return 0;
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
     struct errlist *errs)
@@ -127,6 +246,8 @@ tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
 		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		break;
 	}
+	if (c->psk != NULL)
+		enable_psk(ctx, c, file, errs);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	/* No SSL_CTX_set_read_ahead: it would save a read(2) per record, but
 	 * libevent 2.1's bufferevent_openssl can leave bytes OpenSSL buffered
@@ -171,6 +292,8 @@ tls_client_ctx_new(const struct tls_client_conf *c, const char *file,
 void
 tls_ctx_free(SSL_CTX *ctx)
 {
+	if (ctx != NULL && psk_table_index >= 0)
+		psk_free(SSL_CTX_get_ex_data(ctx, psk_table_index));
 	SSL_CTX_free(ctx);
 }
 
@@ -206,6 +329,14 @@ tls_peer_name(const SSL *ssl, char *buf, size_t len)
 	GENERAL_NAMES *names;
 
 	buf[0] = '\0';
+	if (ssl != NULL && psk_identity_index >= 0) {
+		const char *id = SSL_get_ex_data(ssl, psk_identity_index);
+
+		if (id != NULL) {
+			snprintf(buf, len, "psk:%s", id);
+			return;
+		}
+	}
 	if (x == NULL)
 		return;
 	names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);

@@ -28,9 +28,9 @@ void	tls_ctx_free(struct ssl_ctx_st *);
 int	tls_client_prepare(struct ssl_st *, const struct tls_client_conf *);
 
 /*
- * The verified peer certificate's name, for the access log: its first
- * subjectAltName URI or DNS name, else its subject CN; "" without a
- * certificate.
+ * Who the peer authenticated as, for the access log: "psk:IDENTITY" after
+ * a PSK handshake, else the verified certificate's first subjectAltName
+ * URI or DNS name, else its subject CN; "" for an anonymous client.
  */
 void	tls_peer_name(const struct ssl_st *, char *buf, size_t len);
 /* True when the verified peer certificate has a subjectAltName DNS name
