@@ -211,6 +211,7 @@ static const struct ctab_key headers_keys[] = {
 	CT_ENUM("forwarded", 0, CF(headers.forwarded), forwarded_names,
 	    FORWARDED_OFF),
 	{ CT_KEY("via", CT_TOKEN, 0, CF(headers.via)), .sdef = "mcxproxy" },
+	CT_SCALAR("client_identity", CT_TOKEN, 0, CF(headers.client_identity)),
 	CT_END
 };
 

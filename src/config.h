@@ -157,6 +157,9 @@ struct config {
 	struct {
 		enum forwarded_mode forwarded;
 		char *via;	/* pseudonym in Via: "1.1 <via>" */
+		/* Field carrying the authenticated client identity to own
+		 * servers; always removed from what clients send.  NULL: off. */
+		char *client_identity;
 	} headers;
 
 	struct listener_conf *listeners;

@@ -253,6 +253,9 @@ route_request(struct session *s)
 	rw.strip_identity = s->partner != NULL &&
 	    s->partner->asserted_identity == IDENTITY_STRIP;
 	rw.absolute_form = x->to_partner;
+	rw.identity_field = c->headers.client_identity;
+	/* Who authenticated is for own servers only, never for partners. */
+	rw.identity = x->to_partner ? NULL : s->peer_id;
 	if (s->uphead == NULL)
 		s->uphead = evbuffer_new();
 	x->head = s->uphead;

@@ -198,6 +198,10 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 			continue;
 		if (r->strip_identity && h1_name_eq(f, "x-3gpp-asserted-identity"))
 			continue;
+		/* Only the proxy may say who authenticated: a client's own
+		 * field of that name is a forgery. */
+		if (r->identity_field != NULL && h1_name_eq(f, r->identity_field))
+			continue;
 		write_field(out, f);
 	}
 	add_via(out, h->minor, r->via);
@@ -209,6 +213,13 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 		evbuffer_add_printf(out, "Forwarded: for=%s%s%s;proto=%s\r\n",
 		    v6 ? "\"[" : "", r->client_host, v6 ? "]\"" : "",
 		    r->client_tls ? "https" : "http");
+	}
+	if (r->identity_field != NULL && r->identity != NULL &&
+	    r->identity[0] != '\0') {
+		add_str(out, r->identity_field);
+		evbuffer_add(out, ": ", 2);
+		add_str(out, r->identity);
+		evbuffer_add(out, "\r\n", 2);
 	}
 	switch (h->framing) {
 	case H1_BODY_SIZED:

@@ -44,6 +44,8 @@ struct req_rewrite {
 	bool client_tls;
 	bool strip_identity;		/* drop X-3GPP-Asserted-Identity */
 	bool absolute_form;		/* toward a partner proxy */
+	const char *identity_field;	/* removed from the request; or NULL */
+	const char *identity;		/* its value to add, or NULL */
 };
 
 /* Appends the upstream request head (always HTTP/1.1). */

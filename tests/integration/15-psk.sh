@@ -14,6 +14,7 @@ write_conf proxy.conf <<EOF2
 domain = "mcx.own.example";
 workers = 1;
 log = { level = "info"; access = "stderr"; };
+headers = { client_identity = "X-MCX-Client-Identity"; };
 listeners = ( { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
   tls = { certificate = "$PKI/proxy.pem"; key = "$PKI/proxy.key"; psk = "$PKI/ue.psk"; }; } );
 servers = ( { name = "kms"; hosts = ["kms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_KMS"]; } );
@@ -46,6 +47,15 @@ for c in ECDHE-PSK-CHACHA20-POLY1305 DHE-PSK-AES128-GCM-SHA256 \
 done
 wait_log "$TMP/proxy.log" "tls=TLSv1\.2 peer=psk:$ID" 5 || fail "no TLS 1.2 PSK identity in the access log"
 wait_log "$TMP/proxy.log" "tls=TLSv1\.3 peer=psk:$ID" 5 || fail "no TLS 1.3 PSK identity in the access log"
+
+say "the authenticated identity goes upstream; a client's own field does not"
+out=$(printf 'GET /headers HTTP/1.1\r\nHost: kms.mcx.own.example\r\nX-MCX-Client-Identity: psk:admin\r\nConnection: close\r\n\r\n' |
+    timeout 10 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -quiet -tls1_3 \
+    -psk_identity "$ID" -psk "$KEY" 2>/dev/null | tr -d '\r')
+expect_match "$out" "^X-MCX-Client-Identity: psk:$ID\$" "PSK identity forwarded"
+expect_no_match "$out" '^X-MCX-Client-Identity: psk:admin' "forged field removed"
+out=$(curl_ue -H 'X-MCX-Client-Identity: psk:admin' "$(ue_url kms.mcx.own.example /headers)")
+expect_no_match "$out" '^X-MCX-Client-Identity' "an anonymous client gets no identity, and its own is removed"
 
 say "wrong key, unknown identity, non-AEAD PSK suite"
 bad=00112233445566778899aabbccddeeff

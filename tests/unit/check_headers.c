@@ -539,6 +539,34 @@ START_TEST(req_identity)
 }
 END_TEST
 
+/* headers.client_identity: the client's own field of that name never
+ * passes; the proxy's value is added when the client authenticated. */
+START_TEST(req_client_identity)
+{
+	static const char req[] =
+	    "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "x-mcx-client-identity: psk:admin\r\nAccept: */*\r\n\r\n";
+	struct req_rewrite rw = rw_default();
+
+	rw.identity_field = "X-MCX-Client-Identity";
+	rw.identity = "psk:alice";
+	check_req(req, &rw,
+	    "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n"
+	    "Via: 1.1 mcxproxy\r\nX-MCX-Client-Identity: psk:alice\r\n\r\n");
+	rw.identity = "";
+	check_req(req, &rw,
+	    "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n"
+	    "Via: 1.1 mcxproxy\r\n\r\n");
+	/* Off: the field is an ordinary end-to-end field. */
+	rw.identity_field = NULL;
+	rw.identity = "psk:alice";
+	check_req(req, &rw,
+	    "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "x-mcx-client-identity: psk:admin\r\nAccept: */*\r\n"
+	    "Via: 1.1 mcxproxy\r\n\r\n");
+}
+END_TEST
+
 START_TEST(req_framing)
 {
 	struct req_rewrite rw = rw_default();
@@ -860,6 +888,7 @@ headers_suite(void)
 	tcase_add_test(tc, req_via);
 	tcase_add_test(tc, req_authorization_untouched);
 	tcase_add_test(tc, req_identity);
+	tcase_add_test(tc, req_client_identity);
 	tcase_add_test(tc, req_framing);
 	tcase_add_test(tc, req_absolute_form_to_partner);
 	tcase_add_test(tc, req_options_asterisk);
