@@ -33,6 +33,13 @@ static const char tls12_psk_ciphers[] =
     "PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:";
 /* secp256r1 mandatory, X25519 and secp384r1 recommended. */
 static const char tls_groups[] = "X25519:P-256:P-384";
+/* Signatures: the RFC 8446 set plus ecdsa_secp384r1_sha384 (TS 33.210
+ * 6.2.2); nothing with SHA-1 or SHA-224. */
+static const char tls_sigalgs[] =
+    "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512:"
+    "ed25519:rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+    "rsa_pkcs1_sha256:rsa_pkcs1_sha384:rsa_pkcs1_sha512";
 
 static void
 add_ssl_error(struct errlist *errs, const char *file, int line,
@@ -62,7 +69,8 @@ ctx_common(const SSL_METHOD *method, const char *file, int line,
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
-	    SSL_CTX_set1_groups_list(ctx, tls_groups) != 1) {
+	    SSL_CTX_set1_groups_list(ctx, tls_groups) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(ctx, tls_sigalgs) != 1) {
 		add_ssl_error(errs, file, line, "cannot apply the TLS profile", "");
 		SSL_CTX_free(ctx);
 		return NULL;

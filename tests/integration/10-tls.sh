@@ -282,3 +282,16 @@ out=$(printf 'GET /bye-s-client HTTP/1.1\r\nHost: gms.mcx.own.example\r\nConnect
 expect_match "$out" '^origin gms: GET /bye-s-client$' "s_client -ign_eof: response"
 expect_match "$out" '^closed$' "s_client -ign_eof: close_notify"
 expect_no_match "$out" 'unexpected eof' "s_client -ign_eof: unexpected eof"
+
+# Signature algorithms: SHA-1 and SHA-224 signatures are outside the
+# profile; ecdsa_secp384r1_sha384 is in it (here with a P-256 key on TLS
+# 1.2, where the curve and hash need not match).
+say "signature algorithms"
+out=$(hs "$P_RSA" -tls1_2 -sigalgs RSA+SHA1)
+expect_no_match "$out" '^rc=0$' "RSA+SHA1 refused"
+out=$(hs "$P_RSA" -tls1_2 -sigalgs RSA+SHA224:ECDSA+SHA224)
+expect_no_match "$out" '^rc=0$' "SHA-224 refused"
+out=$(hs "$P_EC" -tls1_2 -sigalgs ECDSA+SHA384)
+expect_hs_ok "$out" TLSv1.2 "ECDSA+SHA384 on TLS 1.2"
+out=$(hs "$P_RSA" -tls1_3 -sigalgs rsa_pss_rsae_sha384)
+expect_hs_ok "$out" TLSv1.3 "rsa_pss_rsae_sha384 on TLS 1.3"
