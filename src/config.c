@@ -228,6 +228,10 @@ static const struct ctab_key listener_tls_keys[] = {
 	    CLIENT_AUTH_NONE),
 	CT_SCALAR("client_ca", CT_FILE, 0, TS(client_ca)),
 	CT_SCALAR("psk", CT_FILE, 0, TS(psk)),
+	CT_SCALAR("crl", CT_FILE, 0, TS(crl)),
+	CT_SCALAR("ocsp_response", CT_FILE, 0, TS(ocsp_response)),
+	CT_SCALAR("ticket_key_file", CT_FILE, 0, TS(ticket_key_file)),
+	CT_SECS("ticket_rotation", TS(ticket_rotation), TIMEOUT_MAX, 3600),
 	CT_END
 };
 

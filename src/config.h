@@ -60,6 +60,10 @@ struct tls_server_conf {
 	enum client_auth client_auth;
 	char *client_ca;	/* NULL when not set */
 	char *psk;		/* NULL when not set: "identity:hexkey" lines */
+	char *crl;		/* PEM CRLs for client certificates, or NULL */
+	char *ocsp_response;	/* DER OCSP response to staple, or NULL */
+	char *ticket_key_file;	/* secret shared by a domain's instances */
+	double ticket_rotation;	/* seconds a session-ticket key is used */
 	int line;		/* where the tls group starts */
 };
 

@@ -4,6 +4,7 @@
  * key that does not match its certificate before a restart does.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,7 +14,9 @@
 #include <openssl/x509v3.h>
 
 #include "psk.h"
+#include "ticket.h"
 #include "tls.h"
+#include "xalloc.h"
 
 /* TLS 1.2: ECDHE with AEAD only (TS 33.210 6.2.3). */
 static const char tls12_ciphers[] =
@@ -222,6 +225,113 @@ enable_psk(SSL_CTX *ctx, const struct tls_server_conf *c, const char *file,
 	return 0;
 }
 
+/* Client certificates are checked against these CRLs (leaf and chain). */
+static void
+load_crl(SSL_CTX *ctx, const struct tls_server_conf *c, const char *file,
+    struct errlist *errs)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
+
+	if (lu == NULL || X509_load_crl_file(lu, c->crl, X509_FILETYPE_PEM) <= 0) {
+		add_ssl_error(errs, file, c->line, "cannot load CRL", c->crl);
+		return;
+	}
+	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+}
+
+/* The stapled OCSP response: DER bytes read once, sent to every client
+ * that asks (status_request).  Refreshing it means a restart (or, later,
+ * a reload). */
+struct ocsp_staple {
+	unsigned char *der;
+	long len;
+};
+
+static int ocsp_index = -1;
+
+static void
+free_staple(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct ocsp_staple *o = ptr;
+
+	if (o != NULL)
+		free(o->der);
+	free(o);
+}
+
+static int
+ocsp_status_cb(SSL *ssl, void *arg)
+{
+	const struct ocsp_staple *o = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+	    ocsp_index);
+	unsigned char *copy;
+
+	if (o == NULL || SSL_get_tlsext_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp)
+		return SSL_TLSEXT_ERR_NOACK;
+	/* OpenSSL frees what it is given. */
+	if ((copy = OPENSSL_memdup(o->der, (size_t)o->len)) == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, o->len) != 1) {
+		OPENSSL_free(copy);
+		return SSL_TLSEXT_ERR_NOACK;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static void
+load_ocsp(SSL_CTX *ctx, const struct tls_server_conf *c, const char *file,
+    struct errlist *errs)
+{
+	struct ocsp_staple *o = xcalloc(1, sizeof(*o));
+	FILE *f = fopen(c->ocsp_response, "rb");
+	unsigned char buf[65536];
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+	}
+	/* A DER OCSPResponse is a SEQUENCE. */
+	if (n < 8 || buf[0] != 0x30) {
+		errlist_add(errs, file, c->line, "ocsp_response \"%s\" is not a "
+		    "DER OCSP response (openssl ocsp -respout FILE)",
+		    c->ocsp_response);
+		free(o);
+		return;
+	}
+	o->der = xmalloc(n);
+	memcpy(o->der, buf, n);
+	o->len = (long)n;
+	if (ocsp_index < 0)
+		ocsp_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+		    free_staple);
+	if (SSL_CTX_set_ex_data(ctx, ocsp_index, o) != 1) {
+		free_staple(NULL, o, NULL, 0, 0, NULL);
+		add_ssl_error(errs, file, c->line, "cannot staple",
+		    c->ocsp_response);
+		return;
+	}
+	SSL_CTX_set_tlsext_status_cb(ctx, ocsp_status_cb);
+}
+
+static void
+enable_tickets(SSL_CTX *ctx, const struct tls_server_conf *c,
+    const char *file, struct errlist *errs)
+{
+	struct ticket_keys *k = ticket_keys_new(c->ticket_key_file,
+	    c->ticket_rotation, file, c->line, errs);
+
+	if (k == NULL)
+		return;
+	if (ticket_install(ctx, k) < 0) {
+		ticket_keys_free(k);
+		add_ssl_error(errs, file, c->line, "cannot set session ticket keys",
+		    c->ticket_key_file);
+	}
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
     struct errlist *errs)
@@ -256,6 +366,11 @@ tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
 	}
 	if (c->psk != NULL)
 		enable_psk(ctx, c, file, errs);
+	if (c->crl != NULL)
+		load_crl(ctx, c, file, errs);
+	if (c->ocsp_response != NULL)
+		load_ocsp(ctx, c, file, errs);
+	enable_tickets(ctx, c, file, errs);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	/* No SSL_CTX_set_read_ahead: it would save a read(2) per record, but
 	 * libevent 2.1's bufferevent_openssl can leave bytes OpenSSL buffered
