@@ -220,6 +220,20 @@ static const struct ctab_key admin_keys[] = {
 	CT_END
 };
 
+#define TCC(f)	offsetof(struct tls_cert_conf, f)
+
+static void
+cert_check(struct ctab *ct, const config_setting_t *s, void *p)
+{
+	((struct tls_cert_conf *)p)->line = ctab_line(s);
+}
+
+static const struct ctab_key cert_keys[] = {
+	CT_SCALAR("certificate", CT_FILE, CT_REQUIRED, TCC(certificate)),
+	CT_SCALAR("key", CT_FILE, CT_REQUIRED, TCC(key)),
+	CT_END
+};
+
 static const struct ctab_key listener_tls_keys[] = {
 	CT_SCALAR("enabled", CT_BOOL, 0, TS(enabled)),
 	CT_SCALAR("certificate", CT_FILE, 0, TS(certificate)),
@@ -232,6 +246,9 @@ static const struct ctab_key listener_tls_keys[] = {
 	CT_SCALAR("ocsp_response", CT_FILE, 0, TS(ocsp_response)),
 	CT_SCALAR("ticket_key_file", CT_FILE, 0, TS(ticket_key_file)),
 	CT_SECS("ticket_rotation", TS(ticket_rotation), TIMEOUT_MAX, 3600),
+	CT_LIST("certificates", 0, struct tls_cert_conf, TS(certificates),
+	    TS(ncertificates), cert_keys, cert_check),
+	CT_SCALAR("sni_strict", CT_BOOL, 0, TS(sni_strict)),
 	CT_END
 };
 

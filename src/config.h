@@ -52,6 +52,13 @@ enum forwarded_mode {		/* client address toward upstreams */
 	FORWARDED_BOTH,
 };
 
+/* One more certificate of a listener, chosen by SNI. */
+struct tls_cert_conf {
+	char *certificate;
+	char *key;
+	int line;
+};
+
 /* A listener's TLS (server side).  Paths are absolute after loading. */
 struct tls_server_conf {
 	bool enabled;
@@ -64,6 +71,9 @@ struct tls_server_conf {
 	char *ocsp_response;	/* DER OCSP response to staple, or NULL */
 	char *ticket_key_file;	/* secret shared by a domain's instances */
 	double ticket_rotation;	/* seconds a session-ticket key is used */
+	struct tls_cert_conf *certificates;	/* more, chosen by SNI */
+	size_t ncertificates;
+	bool sni_strict;	/* refuse a server name no certificate has */
 	int line;		/* where the tls group starts */
 };
 

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "psk.h"
+#include "sni.h"
 #include "ticket.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -332,6 +333,38 @@ enable_tickets(SSL_CTX *ctx, const struct tls_server_conf *c,
 	}
 }
 
+/*
+ * More certificates, chosen by SNI: one context per certificate, built
+ * with the listener's own settings, reached through the first context's
+ * servername callback.
+ */
+static void
+enable_sni(SSL_CTX *ctx, const struct tls_server_conf *c, const char *file,
+    struct errlist *errs)
+{
+	struct sni_table *t = sni_table_new(c->sni_strict);
+
+	sni_add(t, ctx, false);
+	for (size_t i = 0; i < c->ncertificates; i++) {
+		struct tls_server_conf one = *c;
+		SSL_CTX *extra;
+
+		one.certificate = c->certificates[i].certificate;
+		one.key = c->certificates[i].key;
+		one.line = c->certificates[i].line;
+		one.certificates = NULL;
+		one.ncertificates = 0;
+		one.sni_strict = false;
+		if ((extra = tls_server_ctx_new(&one, file, errs)) != NULL)
+			sni_add(t, extra, true);
+	}
+	if (sni_install(ctx, t) < 0) {
+		sni_table_free(t);
+		add_ssl_error(errs, file, c->line, "cannot choose certificates "
+		    "by server name", "");
+	}
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
     struct errlist *errs)
@@ -378,6 +411,9 @@ tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
 	/* No early data: KMS POSTs are not idempotent (RFC 8446 section 8). */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mcxproxy", 8);
+	if (errs->count == before &&
+	    (c->ncertificates > 0 || c->sni_strict))
+		enable_sni(ctx, c, file, errs);
 	if (errs->count != before) {
 		SSL_CTX_free(ctx);
 		return NULL;
