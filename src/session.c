@@ -401,6 +401,13 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		    "client stopped sending" : "client stopped reading");
 		return;
 	}
+	if ((what & BEV_EVENT_EOF) && s->in_exchange && s->x.req == RQ_DONE &&
+	    (s->state == S_CONNECT || s->state == S_FORWARD)) {
+		/* A half-close after a complete request: answer it, then
+		 * close (as HAProxy does; TLS 1.3 allows it too). */
+		s->x.close_after = true;
+		return;
+	}
 	session_close(s, what & BEV_EVENT_EOF ? "client closed" : "client error");
 }
 

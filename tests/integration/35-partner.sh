@@ -99,6 +99,23 @@ out=$(trusted_get kms.mcx.own.example /headers)
 expect_match "$out" '^1:STATUS HTTP/1\.1 200' "trusted -> own server"
 expect_match "$out" '^1:B X-3GPP-Asserted-Identity: "sip:gms@mcx\.own\.example"$' "header kept (R18)"
 
+say "a complete request followed by a half-close is answered"
+out=$(python3 - "$A_TRUSTED" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /slow?ms=100 HTTP/1.1\r\nHost: kms.mcx.own.example\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.split(b"\r\n")[0].decode())
+PYEOF
+)
+expect_eq "$out" "HTTP/1.1 200 OK" "request answered after the client's FIN"
+
 say "partner policy strip"
 out=$(trusted_get gms.mcx.partner.example /headers)
 expect_match "$out" '^1:STATUS HTTP/1\.1 200' "trusted -> partner (strip)"

@@ -15,6 +15,8 @@ Usage:
 Endpoints (every response carries X-Origin-Name, X-Conn-Id, X-Conn-Reqs):
     POST /keymanagement/identity/v1/...  KmsResponse XML (TS 33.180 D.3.1 shape)
     GET|HEAD|PUT|DELETE /org.openmobilealliance.groups/...  XCAP group document
+                                    (ETag; If-None-Match: 304; If-Match: 412
+                                    unless "*" or the current ETag)
     GET /bytes?n=N[&chunked=1][&close=1]  N pattern bytes: sized, chunked or
                                           close-delimited
     * /upload...                    "bytes=N sha256=HEX" of the request body
@@ -414,6 +416,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         owner = urllib.parse.unquote(m.group(1)) if m else "sip:unknown"
         doc = urllib.parse.unquote(m.group(2)) if m else "index"
         etag = '"%s"' % hashlib.sha256(self.url_path.encode()).hexdigest()[:16]
+        im = self.headers.get("If-Match")
+        if im is not None:      # RFC 9110 13.1.1: "*" or a list of ETags
+            tags = [t.strip() for t in im.split(",")]
+            if "*" not in tags and etag not in tags:
+                self.reply(412, "precondition failed: current ETag is %s\n"
+                           % etag, headers=[("ETag", etag)])
+                return
         if self.command in ("PUT", "DELETE"):
             self.reply(201 if self.command == "PUT" else 200,
                        headers=[("ETag", etag)])
