@@ -13,7 +13,7 @@
 
 DEPS_BUILD="build-essential autoconf automake pkgconf|pkg-config libevent-dev
 libssl-dev libconfig-dev check node-llhttp curl openssl python3"
-DEPS_TEST="nginx|nginx-light gnutls-bin"
+DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh"
 DEPS_BENCH="haproxy wrk"
 
 # deps_installed PKG: true when dpkg knows PKG as installed.
