@@ -230,56 +230,6 @@ on_header_value(llhttp_t *ll, const char *at, size_t n)
 	return append(p, at, n);
 }
 
-bool
-h1_name_eq(const struct h1_field *f, const char *name)
-{
-	size_t n = strlen(name);
-
-	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
-}
-
-const struct h1_field *
-h1_find(const struct h1_head *h, const char *name)
-{
-	for (unsigned i = 0; i < h->nfields; i++)
-		if (h1_name_eq(&h->fields[i], name))
-			return &h->fields[i];
-	return NULL;
-}
-
-bool
-h1_next_token(const char **pp, const char *end, const char **tok, size_t *toklen)
-{
-	const char *p = *pp, *s, *e;
-
-	for (;;) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		if (p == end) {
-			*pp = p;
-			return false;
-		}
-		s = p;
-		while (p < end && *p != ',')
-			p++;
-		e = p;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > s)
-			break;
-	}
-	*tok = s;
-	*toklen = (size_t)(e - s);
-	*pp = p;
-	return true;
-}
-
-static bool
-token_eq(const char *t, size_t n, const char *lit)
-{
-	return strlen(lit) == n && strncasecmp(t, lit, n) == 0;
-}
-
 /*
  * Transfer-Encoding, over all its fields.  Only "chunked" is implemented;
  * it must be the last coding and appear once.  Returns 0, or -1 with the
@@ -301,7 +251,7 @@ check_transfer_encoding(struct h1_parser *p)
 		if (!h1_name_eq(f, "transfer-encoding"))
 			continue;
 		while (h1_next_token(&c, end, &t, &n)) {
-			if (token_eq(t, n, "chunked")) {
+			if (h1_token_eq(t, n, "chunked")) {
 				nchunked++;
 				chunked_last = true;
 			} else {
@@ -343,13 +293,13 @@ scan_connection(struct h1_head *h)
 
 		if (h1_name_eq(f, "connection")) {
 			while (h1_next_token(&c, end, &t, &n)) {
-				if (token_eq(t, n, "close"))
+				if (h1_token_eq(t, n, "close"))
 					h->conn_close = true;
-				else if (token_eq(t, n, "keep-alive"))
+				else if (h1_token_eq(t, n, "keep-alive"))
 					keep_alive = true;
 			}
 		} else if (h->kind == H1_REQUEST && h1_name_eq(f, "expect")) {
-			if (token_eq(f->value, f->value_len, "100-continue"))
+			if (h1_token_eq(f->value, f->value_len, "100-continue"))
 				h->expect_continue = true;
 		}
 	}
@@ -371,24 +321,6 @@ is_idempotent(unsigned method)
 	default:
 		return false;
 	}
-}
-
-/* RFC 9110 5.6.2 token: at least one tchar. */
-static bool
-is_token(const char *s, size_t n)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL)))
-			return false;
-	}
-	return true;
 }
 
 /* Fills p->head from the spans and decides the framing. */
@@ -413,7 +345,7 @@ finish_head(struct h1_parser *p)
 		p->fields[i].name_len = p->pf[i].name.len;
 		p->fields[i].value = p->buf + p->pf[i].value.off;
 		p->fields[i].value_len = p->pf[i].value.len;
-		if (!is_token(p->fields[i].name, p->fields[i].name_len)) {
+		if (!h1_is_token(p->fields[i].name, p->fields[i].name_len)) {
 			/* llhttp 8 lets "Name : value" through. */
 			set_error(p, 400, "invalid header field name");
 			return -1;
@@ -878,27 +810,3 @@ h1_error_reason(const struct h1_parser *p)
 	return p->err_reason ? p->err_reason : "malformed message";
 }
 
-const char *
-h1_reason_phrase(unsigned status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 421: return "Misdirected Request";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}

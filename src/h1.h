@@ -116,6 +116,11 @@ const struct h1_field *h1_find(const struct h1_head *, const char *name);
  * at the end; the token is trimmed of whitespace. */
 bool	h1_next_token(const char **p, const char *end, const char **tok, size_t *toklen);
 
+/* Case-insensitive comparison of a token with a literal. */
+bool	h1_token_eq(const char *, size_t, const char *lit);
+/* RFC 9110 5.6.2 token: one or more tchar. */
+bool	h1_is_token(const char *, size_t);
+
 /* The standard reason phrase of a status the proxy produces. */
 const char *h1_reason_phrase(unsigned status);
 

@@ -1,0 +1,102 @@
+/*
+ * h1_fields: HTTP field syntax shared by the framing, the rewriting and the
+ * policy code: field-name comparison and lookup, list tokens, RFC 9110
+ * tokens, reason phrases.  It keeps no parser state.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "h1.h"
+
+bool
+h1_name_eq(const struct h1_field *f, const char *name)
+{
+	size_t n = strlen(name);
+
+	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
+}
+
+const struct h1_field *
+h1_find(const struct h1_head *h, const char *name)
+{
+	for (unsigned i = 0; i < h->nfields; i++)
+		if (h1_name_eq(&h->fields[i], name))
+			return &h->fields[i];
+	return NULL;
+}
+
+bool
+h1_next_token(const char **pp, const char *end, const char **tok, size_t *toklen)
+{
+	const char *p = *pp, *s, *e;
+
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end) {
+			*pp = p;
+			return false;
+		}
+		s = p;
+		while (p < end && *p != ',')
+			p++;
+		e = p;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s)
+			break;
+	}
+	*tok = s;
+	*toklen = (size_t)(e - s);
+	*pp = p;
+	return true;
+}
+
+bool
+h1_token_eq(const char *t, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(t, lit, n) == 0;
+}
+
+/* RFC 9110 5.6.2 token: at least one tchar. */
+bool
+h1_is_token(const char *s, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL)))
+			return false;
+	}
+	return true;
+}
+
+const char *
+h1_reason_phrase(unsigned status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
