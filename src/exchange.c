@@ -153,7 +153,7 @@ check_listener_policy(struct session *s, const struct h1_head *h)
 	switch (s->lc->role) {
 	case ROLE_UE:
 		if (asserted) {
-			atomic_fetch_add(&s->w->shared->identity_refusals, 1);
+			stats_add(&s->w->stats.identity_refusals, 1);
 			session_respond_error(s, 403, "X-3GPP-Asserted-Identity "
 			    "is not accepted from devices", 0);
 			return -1;
@@ -168,7 +168,7 @@ check_listener_policy(struct session *s, const struct h1_head *h)
 			return -1;
 		}
 		if (asserted && s->partner->asserted_identity == IDENTITY_REJECT) {
-			atomic_fetch_add(&s->w->shared->identity_refusals, 1);
+			stats_add(&s->w->stats.identity_refusals, 1);
 			session_respond_error(s, 403, "X-3GPP-Asserted-Identity "
 			    "is not accepted from this partner", 0);
 			return -1;
@@ -205,7 +205,7 @@ route_request(struct session *s)
 	if (check_listener_policy(s, h) < 0)
 		return;
 	if (policy_is_oauth_exchange(h, &x->target)) {
-		atomic_fetch_add(&s->w->shared->csc1_refusals, 1);
+		stats_add(&s->w->stats.csc1_refusals, 1);
 		session_respond_error(s, 403, CSC1_REFUSAL, 0);
 		return;
 	}
@@ -216,7 +216,7 @@ route_request(struct session *s)
 		session_respond_error(s, 421, "this proxy does not serve that host", 0);
 		return;
 	case ROUTE_IDM:
-		atomic_fetch_add(&s->w->shared->csc1_refusals, 1);
+		stats_add(&s->w->stats.csc1_refusals, 1);
 		session_respond_error(s, 403, CSC1_REFUSAL, 0);
 		return;
 	case ROUTE_SERVER:

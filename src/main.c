@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "config.h"
 #include "log.h"
 #include "runtime.h"
@@ -52,8 +53,26 @@ struct main_state {
 	struct event_base *base;
 	struct worker **workers;
 	unsigned nworkers;
-	bool stopping;
+	unsigned started;
+	struct worker_shared *shared;
+	struct event *watch;		/* while stopping: have workers ended? */
+	bool stopping;			/* read by the admin's /healthz */
 };
+
+/* While draining, the main loop keeps serving the admin listener (503 on
+ * /healthz) and ends once every worker's loop has. */
+static void
+watch_workers(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_state *m = arg;
+	struct timeval tick = { 0, 50 * 1000 };
+
+	if (atomic_load(&m->shared->workers_done) >= m->started) {
+		event_base_loopbreak(m->base);
+		return;
+	}
+	evtimer_add(m->watch, &tick);
+}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -70,7 +89,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		    (int)sig);
 		for (unsigned i = 0; i < m->nworkers; i++)
 			worker_stop(m->workers[i]);
-		event_base_loopbreak(m->base);
+		watch_workers(-1, 0, m);
 		break;
 	case SIGUSR1:
 		if (log_reopen() < 0)
@@ -118,17 +137,19 @@ serve(struct runtime *rt)
 	const struct config *c = rt->cfg;
 	struct worker_shared shared;
 	struct main_state m = { 0 };
+	struct admin *admin = NULL;
 	struct event *sigs[4];
 	const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	unsigned started = 0;
 	int rc = 0;
 
 	atomic_init(&shared.connections, 0);
-	atomic_init(&shared.csc1_refusals, 0);
-	atomic_init(&shared.identity_refusals, 0);
+	atomic_init(&shared.workers_done, 0);
+	m.shared = &shared;
 	m.base = event_base_new();
 	if (m.base == NULL)
 		fatalx("cannot create the main event loop");
+	m.watch = evtimer_new(m.base, watch_workers, &m);
 	m.nworkers = c->workers;
 	m.workers = xcalloc(m.nworkers, sizeof(*m.workers));
 	for (unsigned i = 0; i < m.nworkers; i++) {
@@ -138,6 +159,11 @@ serve(struct runtime *rt)
 			goto out;
 		}
 	}
+	if (c->has_admin && (admin = admin_new(m.base, &c->admin,
+	    (struct worker *const *)m.workers, m.nworkers, &m.stopping)) == NULL) {
+		rc = 1;
+		goto out;
+	}
 	if (drop_privileges(c) < 0) {
 		rc = 1;
 		goto out;
@@ -146,11 +172,13 @@ serve(struct runtime *rt)
 		sigs[i] = evsignal_new(m.base, signums[i], on_signal, &m);
 		evsignal_add(sigs[i], NULL);
 	}
-	for (; started < m.nworkers; started++)
+	for (; started < m.nworkers; started++) {
 		if (worker_start(m.workers[started]) < 0) {
 			rc = 1;
 			break;
 		}
+		m.started = started + 1;
+	}
 	if (rc == 0) {
 		log_info("mcxproxy %s: serving domain \"%s\" with %u workers, "
 		    "%zu listeners", PACKAGE_VERSION, c->domain ? c->domain : "-",
@@ -167,9 +195,11 @@ serve(struct runtime *rt)
 	if (rc == 0)
 		log_info("stopped");
 out:
+	admin_free(admin);
 	for (unsigned i = 0; i < m.nworkers; i++)
 		worker_free(m.workers[i]);
 	free(m.workers);
+	event_free(m.watch);
 	event_base_free(m.base);
 	return rc;
 }

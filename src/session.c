@@ -116,9 +116,13 @@ session_log_exchange(struct session *s)
 	struct exchange *x = &s->x;
 	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
 
-	if (x->logged || !log_access_enabled())
+	if (x->logged)
 		return;
 	x->logged = true;
+	stats_request(&s->w->stats, (int)s->lc->role, x->status, x->req_bytes,
+	    x->resp_bytes);
+	if (!log_access_enabled())
+		return;
 	log_access("id=%s client=%s listener=%s route=%s target=%s "
 	    "method=%s host=%s path=\"%.*s\" status=%u req_bytes=%llu "
 	    "resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f tls=%s peer=%s%s%s%s",
@@ -175,6 +179,7 @@ session_close(struct session *s, const char *reason)
 		s->next->prev = s->prev;
 	w->nsessions--;
 	atomic_fetch_sub(&w->shared->connections, 1);
+	atomic_fetch_sub_explicit(&w->stats.connections, 1, memory_order_relaxed);
 	s->magic = 0;
 	free(s);
 	worker_session_gone(w);
@@ -365,6 +370,9 @@ handshake_done(struct session *s)
 	/* Who is speaking, once per connection: the certificate's name for
 	 * the log; on a partner listener, the partner whose domain it names. */
 	tls_peer_name(ssl, s->peer_id, sizeof(s->peer_id));
+	if (ssl != NULL)
+		stats_add(&s->w->stats.tls_handshakes[
+		    SSL_version(ssl) == TLS1_3_VERSION ? 1 : 0], 1);
 	if (s->lc->role == ROLE_PARTNER)
 		for (size_t i = 0; i < c->npartners && s->partner == NULL; i++)
 			if (tls_peer_in_domain(ssl, c->partners[i].domain))
@@ -391,6 +399,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 
 		if (e != 0)
 			ERR_error_string_n(e, err, sizeof(err));
+		stats_add(&s->w->stats.tls_failures, 1);
 		log_info("session %s: TLS handshake failed: %s", s->peer,
 		    err[0] ? err : "connection closed");
 		session_close(s, "TLS handshake failed");
@@ -418,6 +427,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	switch (s->state) {
 	case S_HANDSHAKE:
+		stats_add(&s->w->stats.tls_failures, 1);
 		session_close(s, "TLS handshake timed out");
 		return;
 	case S_HEAD:
@@ -489,6 +499,7 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	w->sessions = s;
 	w->nsessions++;
 	atomic_fetch_add(&w->shared->connections, 1);
+	stats_add(&w->stats.connections, 1);
 	bufferevent_setcb(bev, client_read, client_write, client_event, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, IN_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, OUT_HIGH / 2, 0);

@@ -212,6 +212,7 @@ run(void *arg)
 	struct worker *w = arg;
 
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	atomic_fetch_add(&w->shared->workers_done, 1);
 	return NULL;
 }
 

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct event;
 struct event_base;
 struct h1_parser;
@@ -30,8 +32,7 @@ struct parser_stack {
 /* Counters shared by all workers. */
 struct worker_shared {
 	atomic_uint connections;	/* client connections open now */
-	atomic_ulong csc1_refusals;	/* requests refused as CSC-1 */
-	atomic_ulong identity_refusals;	/* asserted identities refused */
+	atomic_uint workers_done;	/* worker loops that have ended */
 };
 
 struct worker {
@@ -50,6 +51,7 @@ struct worker {
 	uint64_t seq;			/* request ids */
 	uint32_t id_prefix;
 	bool draining;
+	struct stats stats;		/* written by this worker only */
 	int stop_fd;			/* eventfd written by worker_stop() */
 	struct event *stop_ev;
 	struct event *drain_timer;

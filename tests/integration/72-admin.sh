@@ -1,0 +1,87 @@
+#!/bin/sh
+# The admin listener: GET /healthz is 200 while serving and 503 while
+# draining; GET /metrics counts requests by listener role and status
+# class, CSC-1 and asserted-identity refusals, TLS handshakes by version
+# and failures, open connections; other paths 404, other methods refused.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+make_certs
+start_origin kms
+PROXY_PORT=$(free_port)
+ADMIN=$(free_port)
+write_conf proxy.conf <<EOF2
+domain = "mcx.own.example";
+workers = 2;
+log = { level = "info"; access = "off"; };
+admin = { address = "127.0.0.1:$ADMIN"; };
+listeners = ( { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
+  tls = { certificate = "$PKI/proxy.pem"; key = "$PKI/proxy.key"; }; } );
+servers = ( { name = "kms"; hosts = ["kms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_KMS"]; } );
+idm_servers = ["idms.mcx.own.example"];
+EOF2
+check_conf "$CONF"
+start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
+
+admin_get() {
+	curl -sS --max-time 10 -o "$TMP/admin.body" -w '%{http_code}' "http://127.0.0.1:$ADMIN$1" || true
+}
+# metric NAME_AND_LABELS: its value in /metrics (empty when absent).
+metric() {
+	curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
+	    awk -v k="$1" '$1 == k { print $2 }'
+}
+
+say "healthz and unknown paths"
+expect_eq "$(admin_get /healthz)" 200 "healthz while serving"
+expect_file_match "$TMP/admin.body" '^ok$' "healthz body"
+expect_eq "$(admin_get /nope)" 404 "unknown path"
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN/metrics" || true)
+expect_ne "$code" 200 "POST refused"
+
+say "counters"
+for i in 1 2 3; do
+	curl_ue -o /dev/null "$(ue_url kms.mcx.own.example /conn)" || fail "GET $i"
+done
+curl_ue -o /dev/null "$(ue_url idms.mcx.own.example /authorize)" || true
+curl_ue -o /dev/null "$(ue_url kms.mcx.own.example '/a?response_type=code&client_id=x')" || true
+curl_ue -o /dev/null -H 'X-3GPP-Asserted-Identity: x' "$(ue_url kms.mcx.own.example /conn)" || true
+curl_ue -o /dev/null "$(ue_url nowhere.mcx.own.example /)" || true
+curl -sS --max-time 10 --tls-max 1.2 --tlsv1.2 --cacert "$PKI/ca.pem" -o /dev/null \
+    --resolve "kms.mcx.own.example:$PROXY_PORT:127.0.0.1" "$(ue_url kms.mcx.own.example /conn)" ||
+    fail "TLS 1.2 GET"
+# Readiness probes count as failed handshakes too: measure around one.
+failed_before=$(metric 'mcxproxy_tls_handshake_failures_total')
+printf 'not tls\r\n\r\n' | timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.stdin.buffer.read())
+try:
+    s.recv(100)
+except OSError:
+    pass' "$PROXY_PORT"
+expect_eq "$(metric 'mcxproxy_requests_total{listener="ue",code="2xx"}')" 4 "2xx requests"
+expect_eq "$(metric 'mcxproxy_requests_total{listener="ue",code="4xx"}')" 4 "4xx requests (403 x3, 421)"
+expect_eq "$(metric 'mcxproxy_csc1_refusals_total')" 2 "CSC-1 refusals"
+expect_eq "$(metric 'mcxproxy_asserted_identity_refusals_total')" 1 "asserted-identity refusals"
+expect_eq "$(metric 'mcxproxy_tls_handshakes_total{version="TLSv1.2"}')" 1 "TLS 1.2 handshakes"
+expect_eq "$(metric 'mcxproxy_tls_handshakes_total{version="TLSv1.3"}')" 7 "TLS 1.3 handshakes"
+expect_eq "$(metric 'mcxproxy_tls_handshake_failures_total')" "$((failed_before + 1))" "a failed handshake"
+expect_eq "$(metric 'mcxproxy_response_body_bytes_total')" "$((4 * 14))" "response bytes (conn=N reqs=M)"
+expect_eq "$(metric 'mcxproxy_client_connections')" 0 "no connection left open"
+
+say "healthz while draining"
+curl_ue -o "$TMP/slow.body" "$(ue_url kms.mcx.own.example /slow?ms=1500)" &
+slow=$!
+wait_log "$TMP/origin-kms.requests" '^GET /slow' 10 || fail "the slow request did not reach the origin"
+kill -TERM "$PROXY_PID"
+n=0
+until [ "$(admin_get /healthz)" = 503 ]; do
+	n=$((n + 1))
+	[ "$n" -lt 100 ] || fail "healthz never said 503 while draining"
+	sleep 0.02
+done
+expect_file_match "$TMP/admin.body" '^draining$' "healthz body while draining"
+wait "$slow" || fail "the in-flight request failed during the drain"
+expect_match "$(cat "$TMP/slow.body")" 'slept' "in-flight request completed"
+wait_dead "$PROXY_PID" 10 || fail "mcxproxy did not exit after the drain"
