@@ -12,7 +12,7 @@
 # satisfied by either and installs as "a".
 
 DEPS_BUILD="build-essential autoconf automake pkgconf|pkg-config libevent-dev
-libssl-dev libconfig-dev check node-llhttp curl openssl python3"
+libssl-dev libconfig-dev libsystemd-dev check node-llhttp curl openssl python3"
 DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh"
 DEPS_BENCH="haproxy wrk"
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
 #include "admin.h"
 #include "config.h"
@@ -87,6 +88,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		m->stopping = true;
 		log_info("signal %d: stop accepting, finishing requests in flight",
 		    (int)sig);
+		/* Type=notify units: systemd shows "deactivating" from now. */
+		sd_notify(0, "STOPPING=1\nSTATUS=draining");
 		for (unsigned i = 0; i < m->nworkers; i++)
 			worker_stop(m->workers[i]);
 		watch_workers(-1, 0, m);
@@ -183,6 +186,10 @@ serve(struct runtime *rt)
 		log_info("mcxproxy %s: serving domain \"%s\" with %u workers, "
 		    "%zu listeners", PACKAGE_VERSION, c->domain ? c->domain : "-",
 		    m.nworkers, c->nlisteners);
+		/* Listeners are bound and workers run: Type=notify units are
+		 * "active" only now (a no-op outside systemd). */
+		sd_notifyf(0, "READY=1\nSTATUS=serving domain %s\nMAINPID=%lu",
+		    c->domain ? c->domain : "-", (unsigned long)getpid());
 		event_base_dispatch(m.base);
 	} else {
 		for (unsigned i = 0; i < started; i++)

@@ -21,7 +21,28 @@ servers = ( { name = "kms"; hosts = ["kms.mcx.own.example"]; targets = ["127.0.0
 idm_servers = ["idms.mcx.own.example"];
 EOF2
 check_conf "$CONF"
+# A stand-in for systemd's notification socket (Type=notify units).
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as log:
+    while True:
+        log.write(s.recv(4096).decode() + "\n---\n")
+        log.flush()' "$TMP/notify.sock" "$TMP/notify.log" &
+track $!
+n=0
+until [ -S "$TMP/notify.sock" ]; do
+	n=$((n + 1))
+	[ "$n" -lt 500 ] || fail "no notification socket"
+	sleep 0.02
+done
+NOTIFY_SOCKET=$TMP/notify.sock
+export NOTIFY_SOCKET
 start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
+unset NOTIFY_SOCKET
+wait_log "$TMP/notify.log" '^READY=1$' 10 || fail "no READY=1 for systemd"
+expect_file_match "$TMP/notify.log" '^STATUS=serving domain mcx\.own\.example$' "READY status line"
 
 admin_get() {
 	curl -sS --max-time 10 -o "$TMP/admin.body" -w '%{http_code}' "http://127.0.0.1:$ADMIN$1" || true
@@ -82,6 +103,7 @@ until [ "$(admin_get /healthz)" = 503 ]; do
 	sleep 0.02
 done
 expect_file_match "$TMP/admin.body" '^draining$' "healthz body while draining"
+wait_log "$TMP/notify.log" '^STOPPING=1$' 10 || fail "no STOPPING=1 for systemd"
 wait "$slow" || fail "the in-flight request failed during the drain"
 expect_match "$(cat "$TMP/slow.body")" 'slept' "in-flight request completed"
 wait_dead "$PROXY_PID" 10 || fail "mcxproxy did not exit after the drain"
