@@ -82,8 +82,14 @@ error_cb(struct evconnlistener *evl, void *arg)
 	log_warnx("listener %s: accept: %s", l->conf->address, strerror(err));
 }
 
+/*
+ * reuseport: one socket of this worker's group.  Without it the socket is
+ * a probe: SO_REUSEPORT would let another process (of the same user)
+ * share the port silently and take a share of the connections, so the
+ * first worker first checks that nobody else listens there.
+ */
 static int
-make_socket(const struct listener_conf *c)
+make_socket(const struct listener_conf *c, bool reuseport)
 {
 	int fd, one = 1;
 	const struct sockaddr *sa = (const struct sockaddr *)&c->addr.ss;
@@ -92,7 +98,8 @@ make_socket(const struct listener_conf *c)
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) < 0))
 		goto fail;
 	if (sa->sa_family == AF_INET6) {
 		int v6only = 0;	/* "[::]" takes IPv4 too */
@@ -101,7 +108,8 @@ make_socket(const struct listener_conf *c)
 		    sizeof(v6only)) < 0)
 			goto fail;
 	}
-	if (bind(fd, sa, c->addr.len) < 0 || listen(fd, 1024) < 0)
+	if (bind(fd, sa, c->addr.len) < 0 ||
+	    (reuseport && listen(fd, 1024) < 0))
 		goto fail;
 	return fd;
 fail:
@@ -121,7 +129,15 @@ listener_new(struct worker *w, size_t index)
 	struct listener *l;
 	int fd;
 
-	fd = make_socket(c);
+	if (w->index == 0) {
+		if ((fd = make_socket(c, false)) < 0) {
+			log_warn("listener %s (line %d): cannot listen (is another "
+			    "process using it?)", c->address, c->line);
+			return NULL;
+		}
+		close(fd);
+	}
+	fd = make_socket(c, true);
 	if (fd < 0) {
 		log_warn("listener %s (line %d): cannot listen", c->address, c->line);
 		return NULL;
