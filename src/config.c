@@ -403,6 +403,18 @@ elem(const config_setting_t *root, const char *list, size_t i)
 	    (unsigned)i);
 }
 
+/* An IdM host also listed among a destination's hosts. */
+static void
+idm_clash(struct ctab *ct, const config_setting_t *root, const char *idm,
+    char **hosts, size_t nhosts, const char *kind, const char *name, int line)
+{
+	if (has_str(hosts, nhosts, idm))
+		ctab_error(ct, config_setting_get_member(root, "idm_servers"),
+		    "IdM host \"%s\" is also a host of %s \"%s\" (line %d): "
+		    "CSC-1 goes directly to the IdM server, never through the "
+		    "proxy", idm, kind, name, line);
+}
+
 /* Checks between list elements: duplicates and ambiguous routes. */
 static void
 cross_check(struct ctab *ct, const config_setting_t *root, struct config *cf)
@@ -451,24 +463,14 @@ cross_check(struct ctab *ct, const config_setting_t *root, struct config *cf)
 	 * first, so such a server or partner entry could never be reached
 	 * and is certainly a mistake. */
 	for (h = 0; h < cf->nidm_servers; h++) {
-		const char *idm = cf->idm_servers[h];
-
 		for (i = 0; i < cf->nservers; i++)
-			if (has_str(cf->servers[i].hosts, cf->servers[i].nhosts, idm))
-				ctab_error(ct, config_setting_get_member(root,
-				    "idm_servers"), "IdM host \"%s\" is also a "
-				    "host of server \"%s\" (line %d): CSC-1 goes "
-				    "directly to the IdM server, never through the "
-				    "proxy", idm, cf->servers[i].name,
-				    cf->servers[i].line);
+			idm_clash(ct, root, cf->idm_servers[h],
+			    cf->servers[i].hosts, cf->servers[i].nhosts,
+			    "server", cf->servers[i].name, cf->servers[i].line);
 		for (i = 0; i < cf->npartners; i++)
-			if (has_str(cf->partners[i].hosts, cf->partners[i].nhosts, idm))
-				ctab_error(ct, config_setting_get_member(root,
-				    "idm_servers"), "IdM host \"%s\" is also a "
-				    "host of partner \"%s\" (line %d): CSC-1 goes "
-				    "directly to the IdM server, never through the "
-				    "proxy", idm, cf->partners[i].domain,
-				    cf->partners[i].line);
+			idm_clash(ct, root, cf->idm_servers[h],
+			    cf->partners[i].hosts, cf->partners[i].nhosts,
+			    "partner", cf->partners[i].domain, cf->partners[i].line);
 	}
 	for (i = 0; i < cf->npartners; i++) {
 		struct partner_conf *b = &cf->partners[i];

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/err.h>
 
 #include "log.h"
 #include "xalloc.h"
@@ -294,27 +293,6 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-void
-log_ssl_errors(char *buf, unsigned long len)
-{
-	char err[256];
-	unsigned long e;
-	size_t used;
-	const char *sep;
-
-	used = len > 0 ? strnlen(buf, len - 1) : 0;
-	sep = used > 0 ? ": " : "";
-	/* Drain the whole queue even when buf is full: stale entries would
-	 * be blamed on the next, unrelated failure. */
-	while ((e = ERR_get_error()) != 0) {
-		if (len == 0 || used >= len - 1)
-			continue;
-		ERR_error_string_n(e, err, sizeof(err));
-		snprintf(buf + used, len - used, "%s%s", sep, err);
-		used += strnlen(buf + used, len - used - 1);
-		sep = "; ";
-	}
-}
 
 void
 log_access(const char *fmt, ...)

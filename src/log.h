@@ -44,8 +44,6 @@ void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
 /* Startup only: print and exit(1). */
 void	fatal(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
-/* Appends the OpenSSL error queue ("; " separated) to buf, emptying it. */
-void	log_ssl_errors(char *buf, unsigned long len);
 
 /* One access line (no trailing newline needed). */
 void	log_access(const char *, ...) LOG_PRINTF(1, 2);

@@ -488,7 +488,6 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	s->magic = SESSION_MAGIC;
 	s->w = w;
 	s->lc = lc;
-	s->listener = li;
 	s->bev = bev;
 	addr_format(sa, s->peer, sizeof(s->peer));
 	addr_format_host(sa, s->peer_host, sizeof(s->peer_host));

@@ -82,7 +82,6 @@ struct session {
 	enum session_state state;
 	struct worker *w;
 	const struct listener_conf *lc;
-	size_t listener;
 	struct bufferevent *bev;
 	struct event *timer;
 	char peer[ADDR_STRLEN];

@@ -371,15 +371,3 @@ upstream_pool_spec(const struct upstream_pool *p)
 {
 	return &p->spec;
 }
-
-size_t
-upstream_pool_idle(const struct upstream_pool *p)
-{
-	return p->nidle;
-}
-
-size_t
-upstream_pool_open(const struct upstream_pool *p)
-{
-	return p->nopen;
-}

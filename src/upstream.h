@@ -86,8 +86,5 @@ bool	upstream_is_reused(const struct upstream_conn *);
 /* The target as configured ("10.0.1.10:8080"), for logs. */
 const char *upstream_target(const struct upstream_conn *);
 const struct upstream_spec *upstream_pool_spec(const struct upstream_pool *);
-/* Idle and open connection counts (tests, metrics). */
-size_t	upstream_pool_idle(const struct upstream_pool *);
-size_t	upstream_pool_open(const struct upstream_pool *);
 
 #endif
