@@ -26,6 +26,14 @@
 #define CSC1_REFUSAL "identity management (CSC-1) goes directly to the IdM " \
 	"server, not through the HTTP proxy"
 
+/* Request-level settings (upstream timeouts, body limit) come from the
+ * request's generation; connection-level ones from session_cfg(). */
+static const struct config *
+request_cfg(const struct session *s)
+{
+	return s->x.g->rt->cfg;
+}
+
 /*
  * Client idle limits while forwarding: a client that stops sending its
  * body, or stops reading the response, is dropped after client_idle.
@@ -86,7 +94,7 @@ upstream_ready(struct session *s)
 {
 	struct exchange *x = &s->x;
 	struct bufferevent *ub = upstream_bev(x->uc);
-	const struct config *c = session_cfg(s);
+	const struct config *c = request_cfg(s);
 	struct timeval tv = duration_tv(c->timeouts.upstream_response);
 
 	s->state = S_FORWARD;
@@ -183,8 +191,8 @@ route_request(struct session *s)
 {
 	struct exchange *x = &s->x;
 	const struct h1_head *h = h1_head(s->req);
-	const struct config *c = session_cfg(s);
-	const struct runtime *rt = s->w->rt;
+	const struct runtime *rt = x->g->rt;
+	const struct config *c = rt->cfg;
 	struct req_rewrite rw;
 	struct route r;
 	const char *why = NULL;
@@ -221,7 +229,7 @@ route_request(struct session *s)
 		return;
 	case ROUTE_SERVER:
 		x->route_name = c->servers[r.index].name;
-		x->pool = s->w->server_pools[r.index];
+		x->pool = x->g->server_pools[r.index];
 		break;
 	case ROUTE_PARTNER:
 		if (s->lc->role == ROLE_PARTNER) {
@@ -230,7 +238,7 @@ route_request(struct session *s)
 			return;
 		}
 		x->route_name = c->partners[r.index].domain;
-		x->pool = s->w->partner_pools[r.index];
+		x->pool = x->g->partner_pools[r.index];
 		x->to_partner = true;
 		break;
 	}
@@ -272,7 +280,10 @@ exchange_begin(struct session *s)
 	const struct h1_head *h = h1_head(s->req);
 
 	s->in_exchange = true;
+	/* The last request's generation (and its strings) is done with. */
+	worker_gen_put(s->w, x->g);
 	memset(x, 0, sizeof(*x));
+	x->g = worker_gen_get(s->w);
 	clock_gettime(CLOCK_MONOTONIC, &x->t_start);
 	x->upstream_ms = -1;
 	session_new_request_id(s);
@@ -292,7 +303,7 @@ void
 exchange_pump_request(struct session *s)
 {
 	struct exchange *x = &s->x;
-	const struct config *c = session_cfg(s);
+	const struct config *c = request_cfg(s);
 	struct bufferevent *ub;
 	struct timeval tv;
 
@@ -331,7 +342,7 @@ start_response(struct session *s)
 	struct exchange *x = &s->x;
 	const struct h1_head *rq = h1_head(s->req), *rs = h1_head(s->resp);
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	const struct config *c = session_cfg(s);
+	const struct config *c = request_cfg(s);
 
 	if (rs->status == 101) {
 		session_respond_error(s, 502, "upstream switched protocols", 0);

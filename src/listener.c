@@ -31,7 +31,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct listener *l = arg;
-	const struct config *cfg = l->w->rt->cfg;
+	const struct config *cfg = l->w->cur->rt->cfg;
 	char buf[ADDR_STRLEN];
 
 	if (l->conf->nallow > 0) {
@@ -122,27 +122,77 @@ fail:
 	return -1;
 }
 
-struct listener *
-listener_new(struct worker *w, size_t index)
+bool
+listener_same_address(const struct listener_conf *a,
+    const struct listener_conf *b)
 {
-	const struct listener_conf *c = &w->rt->cfg->listeners[index];
-	struct listener *l;
-	int fd;
+	return a->addr.len == b->addr.len &&
+	    memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) == 0;
+}
 
-	if (w->index == 0) {
+static const struct listener_conf *
+find_same(const struct config *old, const struct listener_conf *c)
+{
+	for (size_t i = 0; old != NULL && i < old->nlisteners; i++)
+		if (listener_same_address(&old->listeners[i], c))
+			return &old->listeners[i];
+	return NULL;
+}
+
+int *
+listener_sockets_open(const struct config *cfg, const struct config *old,
+    unsigned nworkers)
+{
+	size_t n = cfg->nlisteners * nworkers;
+	int *fds = xcalloc(n ? n : 1, sizeof(*fds));
+
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct listener_conf *c = &cfg->listeners[i];
+		int fd;
+
+		if (find_same(old, c) != NULL)
+			continue;
 		if ((fd = make_socket(c, false)) < 0) {
 			log_warn("listener %s (line %d): cannot listen (is another "
-			    "process using it?)", c->address, c->line);
-			return NULL;
+			    "process using it?%s)", c->address, c->line,
+			    geteuid() != 0 ? " ports below 1024 need "
+			    "CAP_NET_BIND_SERVICE" : "");
+			goto fail;
 		}
 		close(fd);
+		for (unsigned k = 0; k < nworkers; k++) {
+			fd = make_socket(c, true);
+			if (fd < 0) {
+				log_warn("listener %s (line %d): cannot listen",
+				    c->address, c->line);
+				goto fail;
+			}
+			fds[i * nworkers + k] = fd;
+		}
 	}
-	fd = make_socket(c, true);
-	if (fd < 0) {
-		log_warn("listener %s (line %d): cannot listen", c->address, c->line);
-		return NULL;
-	}
-	l = xcalloc(1, sizeof(*l));
+	return fds;
+fail:
+	listener_sockets_close(fds, n);
+	return NULL;
+}
+
+void
+listener_sockets_close(int *fds, size_t n)
+{
+	for (size_t i = 0; fds != NULL && i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+}
+
+struct listener *
+listener_new(struct worker *w, size_t index, const struct listener_conf *c,
+    int fd)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
 	l->w = w;
 	l->index = index;
 	l->conf = c;
@@ -157,6 +207,19 @@ listener_new(struct worker *w, size_t index)
 	evconnlistener_set_error_cb(l->evl, error_cb);
 	l->backoff = evtimer_new(w->base, backoff_cb, l);
 	return l;
+}
+
+void
+listener_update(struct listener *l, size_t index, const struct listener_conf *c)
+{
+	l->index = index;
+	l->conf = c;
+}
+
+const struct listener_conf *
+listener_conf(const struct listener *l)
+{
+	return l->conf;
 }
 
 void

@@ -8,13 +8,39 @@
 #ifndef MCX_LISTENER_H
 #define MCX_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+struct config;
+struct listener_conf;
 struct worker;
 struct listener;
 
-/* Binds and listens now; returns NULL after logging the reason. */
-struct listener *listener_new(struct worker *, size_t index);
+/*
+ * The main thread opens every listening socket, at start and on reload,
+ * so that a port that cannot be bound fails the start (before privileges
+ * are dropped) or the reload (the running configuration keeps serving)
+ * rather than a worker.  Returns fds[i * nworkers + k], worker k's socket
+ * for listener i of cfg, or -1 where old (the running configuration, or
+ * NULL) listens on the same address already: the workers keep that socket,
+ * so its accept queues, and the connections waiting in them, carry over.
+ * Returns NULL after logging.
+ */
+int	*listener_sockets_open(const struct config *cfg,
+	    const struct config *old, unsigned nworkers);
+/* Closes the sockets of fds (n entries; -1 skipped) and frees fds. */
+void	listener_sockets_close(int *fds, size_t n);
+bool	listener_same_address(const struct listener_conf *,
+	    const struct listener_conf *);
+
+/* Starts accepting on fd (from listener_sockets_open) for listener index
+ * of conf; returns NULL after logging (fd is closed). */
+struct listener *listener_new(struct worker *, size_t index,
+	    const struct listener_conf *conf, int fd);
+/* A reload kept this listener's socket: its settings are now conf's. */
+void	listener_update(struct listener *, size_t index,
+	    const struct listener_conf *conf);
+const struct listener_conf *listener_conf(const struct listener *);
 /* Stops accepting and closes the socket. */
 void	listener_free(struct listener *);
 

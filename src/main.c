@@ -20,6 +20,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "listener.h"
 #include "log.h"
 #include "runtime.h"
 #include "worker.h"
@@ -52,11 +53,16 @@ libevent_log(int severity, const char *msg)
 
 struct main_state {
 	struct event_base *base;
+	const char *path;		/* the configuration file */
+	struct runtime *rt;		/* the current generation */
 	struct worker **workers;
 	unsigned nworkers;
 	unsigned started;
 	struct worker_shared *shared;
 	struct event *watch;		/* while stopping: have workers ended? */
+	struct event *reload_watch;	/* while reloading: have workers switched? */
+	bool reloading;
+	bool reload_again;		/* a SIGHUP came while reloading */
 	bool stopping;			/* read by the admin's /healthz */
 };
 
@@ -73,6 +79,120 @@ watch_workers(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evtimer_add(m->watch, &tick);
+}
+
+/* Settings read once at start; a reload keeps the running values. */
+static void
+warn_restart_only(const struct config *run, const struct config *c)
+{
+#define DIFFERS(a, b) (((a) == NULL) != ((b) == NULL) || \
+	((a) != NULL && strcmp((a), (b)) != 0))
+	if (c->workers != run->workers)
+		log_warnx("reload: \"workers\" changed; it applies at restart only");
+	if (DIFFERS(c->user, run->user) || DIFFERS(c->group, run->group))
+		log_warnx("reload: \"user\"/\"group\" changed; they apply at "
+		    "restart only");
+	if (c->log_level != run->log_level || c->access != run->access ||
+	    DIFFERS(c->access_path, run->access_path))
+		log_warnx("reload: \"log\" changed; it applies at restart only");
+	if (c->has_admin != run->has_admin || (c->has_admin &&
+	    (c->admin.len != run->admin.len ||
+	    memcmp(&c->admin.ss, &run->admin.ss, c->admin.len) != 0)))
+		log_warnx("reload: \"admin\" changed; it applies at restart only");
+#undef DIFFERS
+}
+
+static void start_reload(struct main_state *);
+
+/* A reload is complete once every worker serves the new generation. */
+static void
+watch_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_state *m = arg;
+	struct timeval tick = { 0, 10 * 1000 };
+
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if (atomic_load(&m->workers[i]->applied) != m->rt->generation) {
+			evtimer_add(m->reload_watch, &tick);
+			return;
+		}
+	m->reloading = false;
+	log_info("reload: every worker serves generation %u", m->rt->generation);
+	sd_notifyf(0, "READY=1\nSTATUS=serving domain %s (generation %u)",
+	    m->rt->cfg->domain ? m->rt->cfg->domain : "-", m->rt->generation);
+	if (m->reload_again) {
+		m->reload_again = false;
+		start_reload(m);
+	}
+}
+
+/*
+ * SIGHUP: load and check the file, build the new generation (TLS contexts
+ * read certificates and keys again: a renewed certificate behind a
+ * symlink is picked up), open sockets for new listener addresses, and
+ * hand it to every worker.  Any failure leaves the running generation
+ * serving.
+ */
+static void
+start_reload(struct main_state *m)
+{
+	struct errlist errs = { 0 };
+	struct config *cfg;
+	struct runtime *rt;
+	int *fds;
+
+	if (m->stopping)
+		return;
+	if (m->reloading) {
+		m->reload_again = true;
+		return;
+	}
+	log_info("reload: reading %s", m->path);
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading");
+	cfg = config_load(m->path, &errs);
+	rt = cfg ? runtime_new(cfg, &errs) : NULL;
+	if (rt == NULL) {
+		char *line, *save = NULL;
+
+		for (line = strtok_r(errs.text, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
+		log_warnx("reload failed: generation %u keeps serving; fix the "
+		    "file (mcxproxy -t) and send SIGHUP again",
+		    m->rt->generation);
+		errlist_fini(&errs);
+		sd_notify(0, "READY=1\nSTATUS=reload failed; previous "
+		    "configuration serving");
+		return;
+	}
+	errlist_fini(&errs);
+	rt->generation = m->rt->generation + 1;
+	warn_restart_only(m->rt->cfg, rt->cfg);
+	fds = listener_sockets_open(rt->cfg, m->rt->cfg, m->nworkers);
+	if (fds == NULL) {
+		log_warnx("reload failed: generation %u keeps serving",
+		    m->rt->generation);
+		runtime_unref(rt);
+		sd_notify(0, "READY=1\nSTATUS=reload failed; previous "
+		    "configuration serving");
+		return;
+	}
+	/* Worker k's sockets are fds[i * nworkers + k]; each gets its own
+	 * row (-1 where the address is kept). */
+	for (unsigned k = 0; k < m->nworkers; k++) {
+		int *row = xcalloc(rt->cfg->nlisteners + 1, sizeof(*row));
+
+		for (size_t i = 0; i < rt->cfg->nlisteners; i++)
+			row[i] = fds[i * m->nworkers + k];
+		worker_reload(m->workers[k], rt, row);
+		free(row);
+	}
+	free(fds);
+	runtime_unref(m->rt);
+	m->rt = rt;
+	m->reloading = true;
+	log_info("reload: generation %u built from %s", rt->generation, m->path);
+	watch_reload(-1, 0, m);
 }
 
 static void
@@ -99,8 +219,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			log_warn("cannot reopen the access log");
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: configuration reload is not implemented yet; "
-		    "restart the service to apply changes");
+		start_reload(m);
 		break;
 	}
 }
@@ -135,7 +254,7 @@ drop_privileges(const struct config *c)
 }
 
 static int
-serve(struct runtime *rt)
+serve(struct runtime *rt, const char *path)
 {
 	const struct config *c = rt->cfg;
 	struct worker_shared shared;
@@ -144,24 +263,39 @@ serve(struct runtime *rt)
 	struct event *sigs[4];
 	const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	unsigned started = 0;
+	int *fds;
 	int rc = 0;
 
 	atomic_init(&shared.connections, 0);
 	atomic_init(&shared.workers_done, 0);
 	m.shared = &shared;
+	m.path = path;
+	m.rt = runtime_ref(rt);
 	m.base = event_base_new();
 	if (m.base == NULL)
 		fatalx("cannot create the main event loop");
 	m.watch = evtimer_new(m.base, watch_workers, &m);
+	m.reload_watch = evtimer_new(m.base, watch_reload, &m);
 	m.nworkers = c->workers;
 	m.workers = xcalloc(m.nworkers, sizeof(*m.workers));
-	for (unsigned i = 0; i < m.nworkers; i++) {
-		m.workers[i] = worker_new(i, rt, &shared);
-		if (m.workers[i] == NULL) {
-			rc = 1;
-			goto out;
-		}
+	if ((fds = listener_sockets_open(c, NULL, m.nworkers)) == NULL) {
+		rc = 1;
+		goto out;
 	}
+	for (unsigned k = 0; k < m.nworkers && rc == 0; k++) {
+		int *row = xcalloc(c->nlisteners + 1, sizeof(*row));
+
+		for (size_t i = 0; i < c->nlisteners; i++) {
+			row[i] = fds[i * m.nworkers + k];
+			fds[i * m.nworkers + k] = -1;	/* the worker's now */
+		}
+		if ((m.workers[k] = worker_new(k, rt, row, &shared)) == NULL)
+			rc = 1;
+		free(row);
+	}
+	listener_sockets_close(fds, c->nlisteners * m.nworkers);
+	if (rc != 0)
+		goto out;
 	if (c->has_admin && (admin = admin_new(m.base, &c->admin,
 	    (struct worker *const *)m.workers, m.nworkers, &m.stopping)) == NULL) {
 		rc = 1;
@@ -207,7 +341,9 @@ out:
 		worker_free(m.workers[i]);
 	free(m.workers);
 	event_free(m.watch);
+	event_free(m.reload_watch);
 	event_base_free(m.base);
+	runtime_unref(m.rt);
 	return rc;
 }
 
@@ -255,17 +391,17 @@ main(int argc, char **argv)
 	errlist_fini(&errs);
 	if (test) {
 		printf("configuration OK\n");
-		runtime_free(rt);
+		runtime_unref(rt);
 		return 0;
 	}
 	if (log_init(rt->cfg->log_level, rt->cfg->access, rt->cfg->access_path) < 0) {
 		fprintf(stderr, "mcxproxy: cannot open the access log \"%s\": %s\n",
 		    rt->cfg->access_path, strerror(errno));
-		runtime_free(rt);
+		runtime_unref(rt);
 		return 1;
 	}
 	event_set_log_callback(libevent_log);
-	rc = serve(rt);
-	runtime_free(rt);
+	rc = serve(rt, path);
+	runtime_unref(rt);
 	return rc;
 }

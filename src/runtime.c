@@ -12,6 +12,8 @@ runtime_new(struct config *cfg, struct errlist *errs)
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
 	unsigned before = errs->count;
 
+	atomic_init(&rt->refs, 1);
+	rt->generation = 1;
 	rt->cfg = cfg;
 	rt->listener_ctx = xcalloc(cfg->nlisteners, sizeof(*rt->listener_ctx));
 	rt->server_ctx = xcalloc(cfg->nservers, sizeof(*rt->server_ctx));
@@ -30,16 +32,25 @@ runtime_new(struct config *cfg, struct errlist *errs)
 			    cfg->file, errs);
 	rt->router = router_new(cfg);
 	if (errs->count != before) {
-		runtime_free(rt);
+		runtime_unref(rt);
 		return NULL;
 	}
 	return rt;
 }
 
-void
-runtime_free(struct runtime *rt)
+struct runtime *
+runtime_ref(struct runtime *rt)
 {
-	if (rt == NULL)
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+	return rt;
+}
+
+void
+runtime_unref(struct runtime *rt)
+{
+	/* acq_rel: every holder's last reads happen before the free. */
+	if (rt == NULL ||
+	    atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (size_t i = 0; i < rt->cfg->nlisteners; i++)
 		tls_ctx_free(rt->listener_ctx[i]);

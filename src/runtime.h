@@ -3,9 +3,16 @@
  * read-only, by every worker thread: the config itself, the route table
  * and the TLS contexts.  `mcxproxy -t` builds it too (so certificates and
  * keys are checked) and then throws it away.
+ *
+ * A reload (SIGHUP) builds a new runtime beside the old one: a generation.
+ * Each holder (main, and each worker while it has connections or requests
+ * of that generation) keeps a reference; the last one frees it, in
+ * whichever thread that is.
  */
 #ifndef MCX_RUNTIME_H
 #define MCX_RUNTIME_H
+
+#include <stdatomic.h>
 
 #include "config.h"
 
@@ -13,6 +20,8 @@ struct router;
 struct ssl_ctx_st;
 
 struct runtime {
+	atomic_uint refs;
+	unsigned generation;		/* 1 at start, +1 per reload */
 	struct config *cfg;		/* owned */
 	struct router *router;
 	struct ssl_ctx_st **listener_ctx;	/* per listener; NULL without TLS */
@@ -20,8 +29,11 @@ struct runtime {
 	struct ssl_ctx_st **partner_ctx;	/* per partner; NULL for plain TCP */
 };
 
-/* Takes ownership of cfg (freed on failure too).  Errors go to errs. */
+/* Takes ownership of cfg (freed on failure too).  Errors go to errs.
+ * The new runtime holds one reference, the caller's. */
 struct runtime *runtime_new(struct config *cfg, struct errlist *errs);
-void	runtime_free(struct runtime *);
+struct runtime *runtime_ref(struct runtime *);
+/* Drops a reference; frees the runtime with the last.  NULL is ignored. */
+void	runtime_unref(struct runtime *);
 
 #endif

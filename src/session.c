@@ -45,7 +45,7 @@
 const struct config *
 session_cfg(const struct session *s)
 {
-	return s->w->rt->cfg;
+	return s->g->rt->cfg;
 }
 
 static const char *
@@ -169,6 +169,8 @@ session_close(struct session *s, const char *reason)
 	if (s->uphead != NULL)
 		evbuffer_free(s->uphead);
 	bufferevent_free(s->bev);	/* closes the fd, frees the SSL */
+	worker_gen_put(w, s->x.g);
+	worker_gen_put(w, s->g);
 	worker_give_parser(w, s->req, true);
 	worker_give_parser(w, s->resp, false);
 	if (s->prev)
@@ -456,7 +458,7 @@ void
 session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
     socklen_t salen)
 {
-	const struct runtime *rt = w->rt;
+	const struct runtime *rt = w->cur->rt;
 	const struct listener_conf *lc = &rt->cfg->listeners[li];
 	const struct config *c = rt->cfg;
 	struct session *s;
@@ -487,6 +489,7 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	s = xcalloc(1, sizeof(*s));
 	s->magic = SESSION_MAGIC;
 	s->w = w;
+	s->g = worker_gen_get(w);
 	s->lc = lc;
 	s->bev = bev;
 	addr_format(sa, s->peer, sizeof(s->peer));

@@ -22,6 +22,7 @@ struct upstream_conn;
 struct upstream_pool;
 struct upstream_spec;
 struct worker;
+struct worker_gen;
 
 #define SESSION_MAGIC	0x73657331u	/* "ses1" */
 #define IN_HIGH		(64 * 1024)	/* read watermark of each input */
@@ -49,6 +50,10 @@ enum resp_state {
 };
 
 struct exchange {
+	/* The generation current when the head arrived: its routes and
+	 * pools serve this request, whatever a reload does meanwhile.  Kept
+	 * (and so the strings below) until the next request or the close. */
+	struct worker_gen *g;
 	uint64_t seq;			/* request number in this worker */
 	char id[24];			/* seq formatted, when first needed */
 	struct timespec t_start;	/* CLOCK_MONOTONIC */
@@ -81,6 +86,10 @@ struct session {
 	unsigned magic;
 	enum session_state state;
 	struct worker *w;
+	/* The generation the connection was accepted in: its listener
+	 * settings (TLS, role, timeouts, limits) last as long as the
+	 * connection. */
+	struct worker_gen *g;
 	const struct listener_conf *lc;
 	struct bufferevent *bev;
 	struct event *timer;

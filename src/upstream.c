@@ -61,6 +61,7 @@ struct upstream_pool {
 	size_t nopen;
 	size_t nidle;
 	struct upstream_conn *idle;		/* head: most recent */
+	bool retired;
 };
 
 struct upstream_pool *
@@ -102,15 +103,23 @@ conn_close(struct upstream_conn *c)
 }
 
 void
+upstream_pool_retire(struct upstream_pool *p)
+{
+	p->retired = true;
+	while (p->idle != NULL)
+		conn_close(p->idle);
+}
+
+void
 upstream_pool_free(struct upstream_pool *p)
 {
 	if (p == NULL)
 		return;
-	while (p->idle != NULL)
-		conn_close(p->idle);
+	upstream_pool_retire(p);
 	free(p->health);
 	free(p);
 }
+
 
 static bool
 is_ejected(const struct upstream_pool *p, size_t t, const struct timeval *now)
@@ -291,7 +300,8 @@ upstream_release(struct upstream_conn *c, bool reusable)
 	struct upstream_pool *p = c->pool;
 	struct timeval tv = duration_tv(p->spec.idle_timeout);
 
-	if (!reusable || c->state != C_BUSY || p->nidle >= p->spec.pool.max_idle ||
+	if (!reusable || p->retired || c->state != C_BUSY ||
+	    p->nidle >= p->spec.pool.max_idle ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
 		conn_close(c);

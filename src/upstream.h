@@ -51,6 +51,9 @@ struct upstream_spec {
 struct upstream_pool *upstream_pool_new(struct event_base *, const struct upstream_spec *);
 /* Closes every idle connection; acquired ones must have been released. */
 void	upstream_pool_free(struct upstream_pool *);
+/* A reload replaced this pool: idle connections close now, and acquired
+ * ones close when released (they are not kept idle). */
+void	upstream_pool_retire(struct upstream_pool *);
 
 /*
  * Gets a connection for a request.  fresh: never reuse an idle one (the

@@ -55,34 +55,173 @@ spec_for_partner(const struct config *c, const struct partner_conf *pt,
 static void
 close_listeners(struct worker *w)
 {
-	for (size_t i = 0; i < w->rt->cfg->nlisteners; i++) {
+	for (size_t i = 0; i < w->nlisteners; i++) {
 		listener_free(w->listeners[i]);
 		w->listeners[i] = NULL;
 	}
 }
 
-/* Runs in the worker's thread when worker_stop() wrote to the eventfd. */
-static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
+static struct worker_gen *
+gen_new(struct worker *w, struct runtime *rt)
 {
-	struct worker *w = arg;
-	struct timeval tv;
-	double d = w->rt->cfg->timeouts.drain;
-	uint64_t n;
+	const struct config *c = rt->cfg;
+	struct worker_gen *g = xcalloc(1, sizeof(*g));
+	struct upstream_spec sp;
 
-	if (read(fd, &n, sizeof(n)) < 0 || w->draining)
-		return;
-	w->draining = true;
-	close_listeners(w);
-	session_drain_all(w);
-	if (w->nsessions == 0) {
-		event_base_loopbreak(w->base);
-		return;
+	g->rt = runtime_ref(rt);
+	g->refs = 1;
+	g->server_pools = xcalloc(c->nservers, sizeof(*g->server_pools));
+	g->partner_pools = xcalloc(c->npartners, sizeof(*g->partner_pools));
+	for (size_t i = 0; i < c->nservers; i++) {
+		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
+		g->server_pools[i] = upstream_pool_new(w->base, &sp);
 	}
-	log_info("worker %u: draining %zu connections (up to %.1fs)", w->index,
-	    w->nsessions, d);
-	tv = duration_tv(d);
-	evtimer_add(w->drain_timer, &tv);
+	for (size_t i = 0; i < c->npartners; i++) {
+		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
+		g->partner_pools[i] = upstream_pool_new(w->base, &sp);
+	}
+	return g;
+}
+
+/* A newer generation took over: idle connections of this one close now,
+ * busy ones when their request ends. */
+static void
+gen_retire(struct worker_gen *g)
+{
+	const struct config *c = g->rt->cfg;
+
+	for (size_t i = 0; i < c->nservers; i++)
+		upstream_pool_retire(g->server_pools[i]);
+	for (size_t i = 0; i < c->npartners; i++)
+		upstream_pool_retire(g->partner_pools[i]);
+}
+
+struct worker_gen *
+worker_gen_get(struct worker *w)
+{
+	w->cur->refs++;
+	return w->cur;
+}
+
+void
+worker_gen_put(struct worker *w, struct worker_gen *g)
+{
+	const struct config *c;
+
+	if (g == NULL || --g->refs > 0)
+		return;
+	c = g->rt->cfg;
+	for (size_t i = 0; i < c->nservers; i++)
+		upstream_pool_free(g->server_pools[i]);
+	for (size_t i = 0; i < c->npartners; i++)
+		upstream_pool_free(g->partner_pools[i]);
+	free(g->server_pools);
+	free(g->partner_pools);
+	if (g->rt->generation != w->cur->rt->generation)
+		log_debug("worker %u: generation %u released", w->index,
+		    g->rt->generation);
+	runtime_unref(g->rt);
+	free(g);
+}
+
+const struct config *
+worker_config(const struct worker *w)
+{
+	return w->cur->rt->cfg;
+}
+
+static void
+free_stack(struct parser_stack *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		h1_parser_free(st->v[i]);
+	free(st->v);
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * Listeners of the new configuration: the socket of an address both
+ * configurations have is kept (connections waiting in its accept queue
+ * are not lost); new addresses get the sockets main opened (fds, consumed
+ * here); the others close.  Returns -1, with the old listeners untouched,
+ * when a new socket cannot be watched.
+ */
+static int
+swap_listeners(struct worker *w, const struct config *c, const int *fds)
+{
+	size_t n = c->nlisteners ? c->nlisteners : 1;
+	struct listener **nl = xcalloc(n, sizeof(*nl));
+	size_t *from = xcalloc(n, sizeof(*from));
+	bool ok = true;
+	size_t i, j;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		if (fds[i] >= 0) {
+			/* listener_new closes the socket when it fails. */
+			if (!ok)
+				close(fds[i]);
+			else if ((nl[i] = listener_new(w, i, &c->listeners[i],
+			    fds[i])) == NULL)
+				ok = false;
+			continue;
+		}
+		for (j = 0; j < w->nlisteners; j++)
+			if (listener_same_address(listener_conf(w->listeners[j]),
+			    &c->listeners[i]))
+				break;
+		if (j == w->nlisteners) {
+			log_warnx("worker %u: listener %s: no socket to keep",
+			    w->index, c->listeners[i].address);
+			ok = false;
+		}
+		from[i] = j;
+	}
+	if (ok) {
+		for (i = 0; i < c->nlisteners; i++) {
+			if (fds[i] >= 0)
+				continue;
+			nl[i] = w->listeners[from[i]];
+			w->listeners[from[i]] = NULL;
+			listener_update(nl[i], i, &c->listeners[i]);
+		}
+		close_listeners(w);
+		free(w->listeners);
+		w->listeners = nl;
+		w->nlisteners = c->nlisteners;
+	} else {
+		for (i = 0; i < c->nlisteners; i++)
+			if (fds[i] >= 0)
+				listener_free(nl[i]);
+		free(nl);
+	}
+	free(from);
+	return ok ? 0 : -1;
+}
+
+static void
+apply_reload(struct worker *w, struct runtime *rt, int *fds)
+{
+	const struct config *c = rt->cfg;
+	struct worker_gen *old = w->cur;
+	unsigned gen = rt->generation;
+
+	if (w->draining) {
+		for (size_t i = 0; i < c->nlisteners; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	} else if (swap_listeners(w, c, fds) == 0) {
+		w->cur = gen_new(w, rt);
+		gen_retire(old);
+		/* Spare parsers carry the old header limits. */
+		free_stack(&w->spare_req);
+		free_stack(&w->spare_resp);
+		worker_gen_put(w, old);
+	} else
+		log_warnx("worker %u: keeps serving generation %u", w->index,
+		    old->rt->generation);
+	free(fds);
+	runtime_unref(rt);	/* a generation took its own reference */
+	atomic_store(&w->applied, gen);
 }
 
 static void
@@ -96,6 +235,42 @@ drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+static void
+begin_drain(struct worker *w)
+{
+	struct timeval tv;
+	double d = worker_config(w)->timeouts.drain;
+
+	w->draining = true;
+	close_listeners(w);
+	session_drain_all(w);
+	if (w->nsessions == 0) {
+		event_base_loopbreak(w->base);
+		return;
+	}
+	log_info("worker %u: draining %zu connections (up to %.1fs)", w->index,
+	    w->nsessions, d);
+	tv = duration_tv(d);
+	evtimer_add(w->drain_timer, &tv);
+}
+
+/* Runs in the worker's thread when the main thread wrote to the eventfd. */
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct runtime *rt;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	/* acquire: next_fds was written before next_rt was published. */
+	rt = atomic_exchange_explicit(&w->next_rt, NULL, memory_order_acquire);
+	if (rt != NULL)
+		apply_reload(w, rt, w->next_fds);
+	if (atomic_load(&w->stop_requested) && !w->draining)
+		begin_drain(w);
+}
 /* Most spare parsers kept per kind: enough for the requests in flight of
  * a busy worker; more would only hold memory after a burst. */
 #define SPARE_MAX 1024
@@ -106,7 +281,7 @@ struct h1_parser *
 worker_take_parser(struct worker *w, bool is_request)
 {
 	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
-	const struct config *c = w->rt->cfg;
+	const struct config *c = worker_config(w);
 
 	if (st->n > 0)
 		return st->v[--st->n];
@@ -135,14 +310,6 @@ worker_give_parser(struct worker *w, struct h1_parser *p, bool is_request)
 	st->v[st->n++] = p;
 }
 
-static void
-free_stack(struct parser_stack *st)
-{
-	for (size_t i = 0; i < st->n; i++)
-		h1_parser_free(st->v[i]);
-	free(st->v);
-}
-
 void
 worker_session_gone(struct worker *w)
 {
@@ -151,58 +318,52 @@ worker_session_gone(struct worker *w)
 }
 
 struct worker *
-worker_new(unsigned index, const struct runtime *rt, struct worker_shared *sh)
+worker_new(unsigned index, struct runtime *rt, const int *fds,
+    struct worker_shared *sh)
 {
 	const struct config *c = rt->cfg;
 	struct worker *w = xcalloc(1, sizeof(*w));
-	struct upstream_spec sp;
+	int *own = xcalloc(c->nlisteners ? c->nlisteners : 1, sizeof(*own));
 
+	memcpy(own, fds, c->nlisteners * sizeof(*own));
 	w->index = index;
-	w->rt = rt;
 	w->shared = sh;
+	atomic_init(&w->stop_requested, false);
+	atomic_init(&w->next_rt, NULL);
+	atomic_init(&w->applied, rt->generation);
 	w->base = event_base_new();
-	if (w->base == NULL) {
-		log_warnx("worker %u: cannot create an event loop", index);
+	/*
+	 * The only messages between threads are "stop" and "reload": an
+	 * eventfd, so that libevent runs without its locks (no
+	 * evthread_use_pthreads) and each event loop is touched by its own
+	 * thread alone.
+	 */
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->base == NULL || w->wake_fd < 0) {
+		log_warn("worker %u: cannot create an event loop", index);
+		listener_sockets_close(own, c->nlisteners);
+		if (w->base != NULL)
+			event_base_free(w->base);
+		if (w->wake_fd >= 0)
+			close(w->wake_fd);
 		free(w);
 		return NULL;
 	}
 	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) !=
 	    (ssize_t)sizeof(w->id_prefix))
 		w->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
-	w->listeners = xcalloc(c->nlisteners, sizeof(*w->listeners));
-	w->server_pools = xcalloc(c->nservers, sizeof(*w->server_pools));
-	w->partner_pools = xcalloc(c->npartners, sizeof(*w->partner_pools));
-	/*
-	 * The only message between threads is "stop": an eventfd, so that
-	 * libevent runs without its locks (no evthread_use_pthreads) and each
-	 * event loop is touched by its own thread alone.
-	 */
-	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->stop_fd < 0) {
-		log_warn("worker %u: eventfd", index);
-		event_base_free(w->base);
-		free(w);
+	w->wake_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
+	    wake_cb, w);
+	event_add(w->wake_ev, NULL);
+	w->drain_timer = evtimer_new(w->base, drain_deadline_cb, w);
+	w->cur = gen_new(w, rt);
+	w->listeners = xcalloc(1, sizeof(*w->listeners));
+	if (swap_listeners(w, c, own) < 0) {
+		free(own);
+		worker_free(w);
 		return NULL;
 	}
-	w->stop_ev = event_new(w->base, w->stop_fd, EV_READ | EV_PERSIST,
-	    stop_cb, w);
-	event_add(w->stop_ev, NULL);
-	w->drain_timer = evtimer_new(w->base, drain_deadline_cb, w);
-	for (size_t i = 0; i < c->nservers; i++) {
-		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
-		w->server_pools[i] = upstream_pool_new(w->base, &sp);
-	}
-	for (size_t i = 0; i < c->npartners; i++) {
-		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
-		w->partner_pools[i] = upstream_pool_new(w->base, &sp);
-	}
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		w->listeners[i] = listener_new(w, i);
-		if (w->listeners[i] == NULL) {
-			worker_free(w);
-			return NULL;
-		}
-	}
+	free(own);
 	return w;
 }
 
@@ -229,14 +390,33 @@ worker_start(struct worker *w)
 	return 0;
 }
 
-void
-worker_stop(struct worker *w)
+static void
+wake(struct worker *w)
 {
 	uint64_t one = 1;
 
-	/* Async-signal-safe and lock-free: a write to the worker's eventfd. */
-	if (write(w->stop_fd, &one, sizeof(one)) < 0)
-		log_warn("worker %u: cannot signal stop", w->index);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		log_warn("worker %u: cannot wake the event loop", w->index);
+}
+
+void
+worker_stop(struct worker *w)
+{
+	atomic_store(&w->stop_requested, true);
+	wake(w);
+}
+
+void
+worker_reload(struct worker *w, struct runtime *rt, const int *fds)
+{
+	size_t n = rt->cfg->nlisteners;
+
+	w->next_fds = xcalloc(n ? n : 1, sizeof(*w->next_fds));
+	memcpy(w->next_fds, fds, n * sizeof(*fds));
+	/* release: next_fds is visible to the worker once next_rt is. */
+	atomic_store_explicit(&w->next_rt, runtime_ref(rt),
+	    memory_order_release);
+	wake(w);
 }
 
 void
@@ -248,24 +428,23 @@ worker_join(struct worker *w)
 void
 worker_free(struct worker *w)
 {
-	const struct config *c;
+	struct runtime *pending;
 
 	if (w == NULL)
 		return;
-	c = w->rt->cfg;
 	session_close_all(w);
 	close_listeners(w);
-	for (size_t i = 0; i < c->nservers; i++)
-		upstream_pool_free(w->server_pools[i]);
-	for (size_t i = 0; i < c->npartners; i++)
-		upstream_pool_free(w->partner_pools[i]);
+	free(w->listeners);
+	/* A reload sent after the loop ended was never applied. */
+	if ((pending = atomic_exchange(&w->next_rt, NULL)) != NULL) {
+		listener_sockets_close(w->next_fds, pending->cfg->nlisteners);
+		runtime_unref(pending);
+	}
+	worker_gen_put(w, w->cur);
 	free_stack(&w->spare_req);
 	free_stack(&w->spare_resp);
-	free(w->listeners);
-	free(w->server_pools);
-	free(w->partner_pools);
-	event_free(w->stop_ev);
-	close(w->stop_fd);
+	event_free(w->wake_ev);
+	close(w->wake_fd);
 	event_free(w->drain_timer);
 	event_base_free(w->base);
 	free(w);

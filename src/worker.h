@@ -29,6 +29,22 @@ struct parser_stack {
 	size_t n, cap;
 };
 
+/*
+ * One worker's share of a configuration generation: the runtime and the
+ * upstream pools built from it.  The count is the worker's own (no
+ * atomics): the worker holds one reference while the generation is
+ * current, each session one for the listener settings it was accepted
+ * with, and each request one for the route and pool it was given.  A
+ * reload retires the current generation (its idle upstream connections
+ * close); the last reference frees it.
+ */
+struct worker_gen {
+	struct runtime *rt;		/* one reference */
+	struct upstream_pool **server_pools;	/* per config server */
+	struct upstream_pool **partner_pools;	/* per config partner */
+	unsigned refs;
+};
+
 /* Counters shared by all workers. */
 struct worker_shared {
 	atomic_uint connections;	/* client connections open now */
@@ -39,11 +55,10 @@ struct worker {
 	unsigned index;
 	pthread_t thread;
 	struct event_base *base;
-	const struct runtime *rt;
+	struct worker_gen *cur;		/* what new connections and requests use */
 	struct worker_shared *shared;
-	struct listener **listeners;	/* per config listener */
-	struct upstream_pool **server_pools;	/* per config server */
-	struct upstream_pool **partner_pools;	/* per config partner */
+	struct listener **listeners;	/* per listener of cur's config */
+	size_t nlisteners;
 	struct session *sessions;	/* every live session, for draining */
 	size_t nsessions;
 	struct parser_stack spare_req;	/* request parsers */
@@ -52,20 +67,41 @@ struct worker {
 	uint32_t id_prefix;
 	bool draining;
 	struct stats stats;		/* written by this worker only */
-	int stop_fd;			/* eventfd written by worker_stop() */
-	struct event *stop_ev;
+	/*
+	 * Messages from the main thread: flags and a pending generation set
+	 * there, then a write to the eventfd wakes this worker's loop.
+	 */
+	int wake_fd;
+	struct event *wake_ev;
+	atomic_bool stop_requested;
+	_Atomic(struct runtime *) next_rt;	/* with next_fds; one at a time */
+	int *next_fds;
+	atomic_uint applied;		/* generation this worker now serves */
 	struct event *drain_timer;
 };
 
-/* Creates the worker and its listening sockets (bound now, so errors are
- * reported before privileges are dropped).  Returns NULL after logging. */
-struct worker *worker_new(unsigned index, const struct runtime *,
+/* Creates the worker on rt (taking a reference) with its listening
+ * sockets fds (listener_sockets_open: this worker's, one per listener,
+ * owned from now).  Returns NULL after logging. */
+struct worker *worker_new(unsigned index, struct runtime *rt, const int *fds,
 	    struct worker_shared *);
 /* Runs the loop in a new thread. */
 int	worker_start(struct worker *);
 /* From any thread: stop accepting, finish in-flight requests within
  * timeouts.drain, then end the loop. */
 void	worker_stop(struct worker *);
+/*
+ * From the main thread: serve rt (a reference is taken) from now on.
+ * fds: this worker's sockets for rt's listeners, -1 where the running
+ * configuration has the address already (nlisteners of rt's config,
+ * copied).  The worker applies it in its own loop and then sets
+ * `applied` to rt->generation; call again only after that.
+ */
+void	worker_reload(struct worker *, struct runtime *rt, const int *fds);
+/* The current generation, with a reference for the caller. */
+struct worker_gen *worker_gen_get(struct worker *);
+void	worker_gen_put(struct worker *, struct worker_gen *);
+const struct config *worker_config(const struct worker *);
 void	worker_join(struct worker *);
 void	worker_free(struct worker *);
 
