@@ -482,7 +482,8 @@ up_event(void *arg, short what)
 		/* Nothing was sent: another target may take it. */
 		log_info("session %s: upstream %s: %s, while connecting (route %s)",
 		    s->peer, upstream_target(x->uc), timeout ? "timed out" :
-		    "connection failed", x->route_name);
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+		    x->route_name);
 		upstream_release(x->uc, false);
 		x->uc = NULL;
 		if (x->attempts < x->spec->ntargets) {

@@ -5,7 +5,9 @@
 # Parses the responses to the given methods and
 # prints them as lines "N:STATUS <status line>", "N:H <field line>",
 # "N:B <body line>", "N:BYTES <n>", then "EXTRA <n>" and "EOF <how>".
-import argparse, socket, ssl, sys, time
+# --wait-file F: before each later part, also wait until file F exists (a
+# keep-alive connection that stays idle until the test says go).
+import argparse, os, socket, ssl, sys, time
 ap = argparse.ArgumentParser()
 ap.add_argument("port", type=int)
 ap.add_argument("--plain", action="store_true")
@@ -17,6 +19,7 @@ ap.add_argument("--tls12", action="store_true", help="TLS 1.2 only")
 ap.add_argument("--methods", default="", help="comma list, one per response")
 ap.add_argument("--wait-eof", action="store_true")
 ap.add_argument("--timeout", type=float, default=10.0)
+ap.add_argument("--wait-file", help="later parts wait for this file")
 a = ap.parse_args()
 deadline = time.monotonic() + a.timeout
 data = sys.stdin.buffer.read()
@@ -103,6 +106,10 @@ n = 0
 try:
     for i, m in enumerate(methods):
         if 0 < i < len(chunks):
+            while a.wait_file and not os.path.exists(a.wait_file):
+                if time.monotonic() > deadline:
+                    raise socket.timeout("--wait-file never appeared")
+                time.sleep(0.02)
             sock.sendall(chunks[i])
         while True:
             n += 1
