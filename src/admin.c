@@ -17,6 +17,7 @@ struct admin {
 	struct worker *const *workers;
 	unsigned nworkers;
 	const bool *draining;
+	struct runtime *const *current;
 };
 
 static void
@@ -52,7 +53,7 @@ handle(struct evhttp_request *req, void *arg)
 		reply(req, d ? 503 : 200, d ? "Service Unavailable" : "OK",
 		    "text/plain", body);
 	} else if (path != NULL && strcmp(path, "/metrics") == 0) {
-		stats_render(body, a->workers, a->nworkers);
+		stats_render(body, a->workers, a->nworkers, *a->current);
 		reply(req, 200, "OK", "text/plain; version=0.0.4", body);
 	} else {
 		evbuffer_add_printf(body, "not found: try /healthz or /metrics\n");
@@ -63,7 +64,8 @@ handle(struct evhttp_request *req, void *arg)
 
 struct admin *
 admin_new(struct event_base *base, const struct addr *addr,
-    struct worker *const *workers, unsigned nworkers, const bool *draining)
+    struct worker *const *workers, unsigned nworkers, const bool *draining,
+    struct runtime *const *current)
 {
 	struct admin *a = xcalloc(1, sizeof(*a));
 	char host[ADDR_STRLEN], spec[ADDR_STRLEN];
@@ -75,6 +77,7 @@ admin_new(struct event_base *base, const struct addr *addr,
 	a->workers = workers;
 	a->nworkers = nworkers;
 	a->draining = draining;
+	a->current = current;
 	addr_format_host(sa, host, sizeof(host));
 	a->http = evhttp_new(base);
 	if (a->http == NULL || evhttp_bind_socket(a->http, host,

@@ -229,6 +229,7 @@ route_request(struct session *s)
 		return;
 	case ROUTE_SERVER:
 		x->route_name = c->servers[r.index].name;
+		x->route_slot = rt->server_slot[r.index];
 		x->pool = x->g->server_pools[r.index];
 		break;
 	case ROUTE_PARTNER:
@@ -238,6 +239,7 @@ route_request(struct session *s)
 			return;
 		}
 		x->route_name = c->partners[r.index].domain;
+		x->route_slot = rt->partner_slot[r.index];
 		x->pool = x->g->partner_pools[r.index];
 		x->to_partner = true;
 		break;

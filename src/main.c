@@ -23,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
+#include "stats.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -297,7 +298,8 @@ serve(struct runtime *rt, const char *path)
 	if (rc != 0)
 		goto out;
 	if (c->has_admin && (admin = admin_new(m.base, &c->admin,
-	    (struct worker *const *)m.workers, m.nworkers, &m.stopping)) == NULL) {
+	    (struct worker *const *)m.workers, m.nworkers, &m.stopping,
+	    &m.rt)) == NULL) {
 		rc = 1;
 		goto out;
 	}
@@ -344,6 +346,7 @@ out:
 	event_free(m.reload_watch);
 	event_base_free(m.base);
 	runtime_unref(m.rt);
+	stats_routes_free();
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 
 #include "router.h"
 #include "runtime.h"
+#include "stats.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -31,6 +32,21 @@ runtime_new(struct config *cfg, struct errlist *errs)
 			rt->partner_ctx[i] = tls_client_ctx_new(&cfg->partners[i].tls,
 			    cfg->file, errs);
 	rt->router = router_new(cfg);
+	rt->server_slot = xcalloc(cfg->nservers + 1, sizeof(*rt->server_slot));
+	rt->partner_slot = xcalloc(cfg->npartners + 1, sizeof(*rt->partner_slot));
+	rt->server_ejected = xcalloc(cfg->nservers + 1, sizeof(*rt->server_ejected));
+	rt->partner_ejected = xcalloc(cfg->npartners + 1,
+	    sizeof(*rt->partner_ejected));
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		rt->server_slot[i] = stats_route_slot(cfg->servers[i].name);
+		rt->server_ejected[i] = xcalloc(cfg->servers[i].ntargets + 1,
+		    sizeof(**rt->server_ejected));
+	}
+	for (size_t i = 0; i < cfg->npartners; i++) {
+		rt->partner_slot[i] = stats_route_slot(cfg->partners[i].domain);
+		rt->partner_ejected[i] = xcalloc(cfg->partners[i].nproxies + 1,
+		    sizeof(**rt->partner_ejected));
+	}
 	if (errs->count != before) {
 		runtime_unref(rt);
 		return NULL;
@@ -58,6 +74,14 @@ runtime_unref(struct runtime *rt)
 		tls_ctx_free(rt->server_ctx[i]);
 	for (size_t i = 0; i < rt->cfg->npartners; i++)
 		tls_ctx_free(rt->partner_ctx[i]);
+	for (size_t i = 0; i < rt->cfg->nservers; i++)
+		free(rt->server_ejected[i]);
+	for (size_t i = 0; i < rt->cfg->npartners; i++)
+		free(rt->partner_ejected[i]);
+	free(rt->server_ejected);
+	free(rt->partner_ejected);
+	free(rt->server_slot);
+	free(rt->partner_slot);
 	free(rt->listener_ctx);
 	free(rt->server_ctx);
 	free(rt->partner_ctx);

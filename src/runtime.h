@@ -27,10 +27,18 @@ struct runtime {
 	struct ssl_ctx_st **listener_ctx;	/* per listener; NULL without TLS */
 	struct ssl_ctx_st **server_ctx;	/* per server; NULL for plain TCP */
 	struct ssl_ctx_st **partner_ctx;	/* per partner; NULL for plain TCP */
+	/* Metrics: the route slot (stats_route_slot) of each server and
+	 * partner, and per target the wall-clock second until which a
+	 * worker ejected it (0: never), for the health gauge. */
+	unsigned *server_slot;
+	unsigned *partner_slot;
+	atomic_int_fast64_t **server_ejected;
+	atomic_int_fast64_t **partner_ejected;
 };
 
 /* Takes ownership of cfg (freed on failure too).  Errors go to errs.
- * The new runtime holds one reference, the caller's. */
+ * The new runtime holds one reference, the caller's.  Main thread only
+ * (it registers route names for the metrics). */
 struct runtime *runtime_new(struct config *cfg, struct errlist *errs);
 struct runtime *runtime_ref(struct runtime *);
 /* Drops a reference; frees the runtime with the last.  NULL is ignored. */

@@ -48,6 +48,18 @@ session_cfg(const struct session *s)
 	return s->g->rt->cfg;
 }
 
+/* State changes into and out of S_IDLE go through here: the metrics'
+ * idle-connection gauge follows them. */
+static void
+set_state(struct session *s, enum session_state st)
+{
+	if (s->state == S_IDLE && st != S_IDLE)
+		stats_sub(&s->w->stats.idle_connections, 1);
+	else if (s->state != S_IDLE && st == S_IDLE)
+		stats_add(&s->w->stats.idle_connections, 1);
+	s->state = st;
+}
+
 static const char *
 role_name(enum listener_role r)
 {
@@ -119,8 +131,8 @@ session_log_exchange(struct session *s)
 	if (x->logged)
 		return;
 	x->logged = true;
-	stats_request(&s->w->stats, (int)s->lc->role, x->status, x->req_bytes,
-	    x->resp_bytes);
+	stats_request(&s->w->stats, (int)s->lc->role, x->route_slot, x->status,
+	    x->req_bytes, x->resp_bytes, session_ms_since(&x->t_start) / 1000);
 	if (!log_access_enabled())
 		return;
 	log_access("id=%s client=%s listener=%s route=%s target=%s "
@@ -162,6 +174,7 @@ session_close(struct session *s, const char *reason)
 	 * through the handshake; a peer already gone makes this a no-op. */
 	if (client_ssl(s) != NULL && s->state != S_HANDSHAKE)
 		SSL_shutdown(client_ssl(s));
+	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
 	if (s->x.uc != NULL) {
 		upstream_release(s->x.uc, false);
 		s->x.uc = NULL;
@@ -190,7 +203,7 @@ session_close(struct session *s, const char *reason)
 void
 session_start_drain(struct session *s)
 {
-	s->state = S_DRAIN;
+	set_state(s, S_DRAIN);
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
@@ -285,7 +298,7 @@ session_checked(void *arg)
 void
 session_keep_alive(struct session *s)
 {
-	s->state = S_IDLE;
+	set_state(s, S_IDLE);
 	/* An idle connection holds no parser (see worker_take_parser). */
 	worker_give_parser(s->w, s->req, true);
 	worker_give_parser(s->w, s->resp, false);
@@ -329,7 +342,7 @@ client_read(struct bufferevent *bev, void *arg)
 
 	switch (s->state) {
 	case S_IDLE:
-		s->state = S_HEAD;
+		set_state(s, S_HEAD);
 		evtimer_del(s->timer);
 		session_arm_timer(s, session_cfg(s)->timeouts.request_header);
 		/* FALLTHROUGH */
@@ -401,7 +414,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 
 		if (e != 0)
 			ERR_error_string_n(e, err, sizeof(err));
-		stats_add(&s->w->stats.tls_failures, 1);
+		stats_add(&s->w->stats.tls_failures[tls_failure_reason(e)], 1);
 		log_info("session %s: TLS handshake failed: %s", s->peer,
 		    err[0] ? err : "connection closed");
 		session_close(s, "TLS handshake failed");
@@ -429,7 +442,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	switch (s->state) {
 	case S_HANDSHAKE:
-		stats_add(&s->w->stats.tls_failures, 1);
+		stats_add(&s->w->stats.tls_failures[TLSF_TIMEOUT], 1);
 		session_close(s, "TLS handshake timed out");
 		return;
 	case S_HEAD:

@@ -62,6 +62,7 @@ struct exchange {
 	struct req_target target;
 	char host[256];
 	const char *route_name;
+	unsigned route_slot;		/* metrics label; STATS_ROUTE_NONE */
 	struct upstream_pool *pool;
 	const struct upstream_spec *spec;
 	bool to_partner;

@@ -1,25 +1,77 @@
 /* stats: per-worker counters and their Prometheus text (see stats.h). */
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
+#include "runtime.h"
 #include "stats.h"
 #include "worker.h"
+#include "xalloc.h"
 
 static const char *const role_label[STATS_NROLE] = { "ue", "trusted", "partner" };
 static const char *const class_label[STATS_NCLASS] =
 	{ "1xx", "2xx", "3xx", "4xx", "5xx", "other" };
 
+/* Upper bounds of the latency buckets, seconds (Prometheus' defaults,
+ * with 1 ms and 2.5 ms added: most requests to own servers are fast). */
+static const double bucket_le[STATS_NBUCKET] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+};
+static const char *const bucket_label[STATS_NBUCKET] = {
+	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+	"0.5", "1", "2.5", "10",
+};
+static const char *const tlsf_label[TLSF_N] = {
+	"timeout", "eof", "not_tls", "protocol_version", "no_shared_cipher",
+	"certificate", "psk", "other",
+};
+
+/* Route names by slot (see stats.h); main thread only. */
+static char *route_name[STATS_NROUTE];
+static unsigned nroute_names;
+
+unsigned
+stats_route_slot(const char *name)
+{
+	for (unsigned i = 1; i <= nroute_names; i++)
+		if (strcmp(route_name[i], name) == 0)
+			return i;
+	if (nroute_names == STATS_MAX_ROUTES)
+		return STATS_MAX_ROUTES + 1;
+	route_name[++nroute_names] = xstrdup(name);
+	return nroute_names;
+}
+
 void
-stats_request(struct stats *st, int role, unsigned status, uint64_t req_bytes,
-    uint64_t resp_bytes)
+stats_routes_free(void)
+{
+	for (unsigned i = 1; i <= nroute_names; i++)
+		free(route_name[i]);
+	nroute_names = 0;
+}
+
+void
+stats_request(struct stats *st, int role, unsigned route, unsigned status,
+    uint64_t req_bytes, uint64_t resp_bytes, double seconds)
 {
 	unsigned cls = status >= 100 && status < 600 ? status / 100 - 1 : STATS_OTHER;
+	unsigned b = 0;
 
+	if (route >= STATS_NROUTE)
+		route = STATS_NROUTE - 1;
 	if (role >= 0 && role < STATS_NROLE)
-		stats_add(&st->requests[role][cls], 1);
+		stats_add(&st->requests[role][route][cls], 1);
 	stats_add(&st->request_bytes, req_bytes);
 	stats_add(&st->response_bytes, resp_bytes);
+	while (b < STATS_NBUCKET && seconds > bucket_le[b])
+		b++;
+	if (b < STATS_NBUCKET)
+		stats_add(&st->latency[b], 1);
+	stats_add(&st->latency_count, 1);
+	stats_add(&st->latency_us, seconds > 0 ? (uint64_t)(seconds * 1e6) : 0);
 }
 
 static uint64_t
@@ -43,22 +95,82 @@ counter(struct evbuffer *out, const char *name, const char *help,
 	    help, name, type, name, (unsigned long long)v);
 }
 
-void
-stats_render(struct evbuffer *out, struct worker *const *w, unsigned n)
+static void
+family(struct evbuffer *out, const char *name, const char *help,
+    const char *type)
 {
-	evbuffer_add_printf(out, "# HELP mcxproxy_requests_total Requests "
-	    "answered, by listener role and status class.\n"
-	    "# TYPE mcxproxy_requests_total counter\n");
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+static const char *
+route_label(unsigned slot)
+{
+	if (slot == STATS_ROUTE_NONE)
+		return "-";
+	return slot <= nroute_names ? route_name[slot] : "other";
+}
+
+/* Health of each target of one server or partner: 0 while some worker
+ * has it ejected after failures. */
+static void
+render_health(struct evbuffer *out, const char *route, const struct target *t,
+    size_t n, const atomic_int_fast64_t *until, time_t now)
+{
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(out, "mcxproxy_upstream_target_healthy"
+		    "{route=\"%s\",target=\"%s\"} %d\n", route, t[i].spec,
+		    atomic_load_explicit(&until[i], memory_order_relaxed) > now ?
+		    0 : 1);
+}
+
+void
+stats_render(struct evbuffer *out, struct worker *const *w, unsigned n,
+    const struct runtime *rt)
+{
+	const struct config *c = rt->cfg;
+	time_t now = time(NULL);
+	uint64_t cum = 0;
+
+	family(out, "mcxproxy_requests_total", "Requests answered, by listener "
+	    "role, route (- when the proxy answered before routing) and status "
+	    "class.", "counter");
 	for (int r = 0; r < STATS_NROLE; r++)
-		for (int c = 0; c < STATS_NCLASS; c++)
-			evbuffer_add_printf(out, "mcxproxy_requests_total"
-			    "{listener=\"%s\",code=\"%s\"} %llu\n", role_label[r],
-			    class_label[c], (unsigned long long)
-			    SUM(requests[r][c]));
+		for (unsigned rt_i = 0; rt_i < STATS_NROUTE; rt_i++)
+			for (int k = 0; k < STATS_NCLASS; k++) {
+				uint64_t v = SUM(requests[r][rt_i][k]);
+
+				/* Only series that ever counted: no rows for
+				 * unused slots, and a row stays once it appears. */
+				if (v == 0 && (rt_i > nroute_names ||
+				    k == STATS_OTHER || k == STATS_1XX))
+					continue;
+				evbuffer_add_printf(out, "mcxproxy_requests_total"
+				    "{listener=\"%s\",route=\"%s\",code=\"%s\"} "
+				    "%llu\n", role_label[r], route_label(rt_i),
+				    class_label[k], (unsigned long long)v);
+			}
+	family(out, "mcxproxy_request_duration_seconds", "Time from a "
+	    "request head to the last byte of its response.", "histogram");
+	for (int b = 0; b < STATS_NBUCKET; b++) {
+		cum += SUM(latency[b]);
+		evbuffer_add_printf(out, "mcxproxy_request_duration_seconds_bucket"
+		    "{le=\"%s\"} %llu\n", bucket_label[b],
+		    (unsigned long long)cum);
+	}
+	evbuffer_add_printf(out, "mcxproxy_request_duration_seconds_bucket"
+	    "{le=\"+Inf\"} %llu\n"
+	    "mcxproxy_request_duration_seconds_sum %.6f\n"
+	    "mcxproxy_request_duration_seconds_count %llu\n",
+	    (unsigned long long)SUM(latency_count),
+	    (double)SUM(latency_us) / 1e6,
+	    (unsigned long long)SUM(latency_count));
 	counter(out, "mcxproxy_request_body_bytes_total",
-	    "Request body bytes forwarded.", "counter", SUM(request_bytes));
+	    "Request body bytes forwarded (client to upstream).", "counter",
+	    SUM(request_bytes));
 	counter(out, "mcxproxy_response_body_bytes_total",
-	    "Response body bytes forwarded.", "counter", SUM(response_bytes));
+	    "Response body bytes forwarded (upstream to client).", "counter",
+	    SUM(response_bytes));
 	counter(out, "mcxproxy_csc1_refusals_total", "Requests refused as "
 	    "CSC-1 (identity management goes directly to the IdM server).",
 	    "counter", SUM(csc1_refusals));
@@ -72,9 +184,34 @@ stats_render(struct evbuffer *out, struct worker *const *w, unsigned n)
 	    "mcxproxy_tls_handshakes_total{version=\"TLSv1.3\"} %llu\n",
 	    (unsigned long long)SUM(tls_handshakes[0]),
 	    (unsigned long long)SUM(tls_handshakes[1]));
-	counter(out, "mcxproxy_tls_handshake_failures_total",
-	    "TLS handshakes that failed or timed out.", "counter",
-	    SUM(tls_failures));
-	counter(out, "mcxproxy_client_connections", "Client connections open.",
-	    "gauge", SUM(connections));
+	family(out, "mcxproxy_tls_handshake_failures_total", "TLS handshakes "
+	    "that failed or timed out, by reason.", "counter");
+	for (int f = 0; f < TLSF_N; f++)
+		evbuffer_add_printf(out, "mcxproxy_tls_handshake_failures_total"
+		    "{reason=\"%s\"} %llu\n", tlsf_label[f],
+		    (unsigned long long)SUM(tls_failures[f]));
+	family(out, "mcxproxy_client_connections", "Client connections open, "
+	    "by state (idle: keep-alive, between requests).", "gauge");
+	evbuffer_add_printf(out,
+	    "mcxproxy_client_connections{state=\"active\"} %llu\n"
+	    "mcxproxy_client_connections{state=\"idle\"} %llu\n",
+	    (unsigned long long)(SUM(connections) - SUM(idle_connections)),
+	    (unsigned long long)SUM(idle_connections));
+	family(out, "mcxproxy_upstream_connections", "Upstream connections "
+	    "open, by state (active: connecting or carrying a request; idle: "
+	    "pooled).", "gauge");
+	evbuffer_add_printf(out,
+	    "mcxproxy_upstream_connections{state=\"active\"} %llu\n"
+	    "mcxproxy_upstream_connections{state=\"idle\"} %llu\n",
+	    (unsigned long long)SUM(upstream_busy),
+	    (unsigned long long)SUM(upstream_idle));
+	family(out, "mcxproxy_upstream_target_healthy", "1 when the target "
+	    "takes requests, 0 while ejected after health.fails failures.",
+	    "gauge");
+	for (size_t i = 0; i < c->nservers; i++)
+		render_health(out, c->servers[i].name, c->servers[i].targets,
+		    c->servers[i].ntargets, rt->server_ejected[i], now);
+	for (size_t i = 0; i < c->npartners; i++)
+		render_health(out, c->partners[i].domain, c->partners[i].proxies,
+		    c->partners[i].nproxies, rt->partner_ejected[i], now);
 }

@@ -20,15 +20,48 @@ enum stats_class {		/* status classes, as in HAProxy's hrsp_Nxx */
 
 #define STATS_NROLE 3		/* enum listener_role */
 
+/*
+ * Route labels: slot 0 is "-" (answered by the proxy before a route was
+ * chosen: 400, 403 CSC-1, 421...), slots 1..STATS_MAX_ROUTES the server
+ * names and partner domains seen since start (a reload adds, never
+ * renumbers), the last one "other" once that many names were seen.
+ */
+#define STATS_MAX_ROUTES 64
+#define STATS_NROUTE	(STATS_MAX_ROUTES + 2)
+#define STATS_ROUTE_NONE 0
+
+/* Request latency buckets (upper bounds in seconds; +Inf is the count). */
+#define STATS_NBUCKET	12
+
+/* Why a TLS handshake failed. */
+enum stats_tls_failure {
+	TLSF_TIMEOUT,		/* tls_handshake deadline */
+	TLSF_EOF,		/* the client closed or reset */
+	TLSF_NOT_TLS,		/* plain HTTP or garbage on a TLS port */
+	TLSF_PROTOCOL,		/* no TLS version in common */
+	TLSF_CIPHER,		/* no cipher suite or group in common */
+	TLSF_CERTIFICATE,	/* client certificate missing or refused */
+	TLSF_PSK,		/* unknown PSK identity or wrong key */
+	TLSF_OTHER,
+	TLSF_N,
+};
+
 struct stats {
-	atomic_uint_fast64_t requests[STATS_NROLE][STATS_NCLASS];
+	atomic_uint_fast64_t requests[STATS_NROLE][STATS_NROUTE][STATS_NCLASS];
+	atomic_uint_fast64_t latency[STATS_NBUCKET];	/* per bucket, not cumulative */
+	atomic_uint_fast64_t latency_count;
+	atomic_uint_fast64_t latency_us;		/* sum, microseconds */
 	atomic_uint_fast64_t request_bytes;
 	atomic_uint_fast64_t response_bytes;
 	atomic_uint_fast64_t csc1_refusals;
 	atomic_uint_fast64_t identity_refusals;
 	atomic_uint_fast64_t tls_handshakes[2];		/* TLS 1.2, TLS 1.3 */
-	atomic_uint_fast64_t tls_failures;
-	atomic_uint_fast64_t connections;		/* gauge: open now */
+	atomic_uint_fast64_t tls_failures[TLSF_N];
+	/* gauges */
+	atomic_uint_fast64_t connections;		/* client connections open */
+	atomic_uint_fast64_t idle_connections;		/* ... of which keep-alive idle */
+	atomic_uint_fast64_t upstream_busy;		/* upstream: connecting or in use */
+	atomic_uint_fast64_t upstream_idle;		/* upstream: pooled keep-alive */
 };
 
 static inline void
@@ -37,10 +70,27 @@ stats_add(atomic_uint_fast64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-/* One finished request of listener role, with its status and payloads. */
-void	stats_request(struct stats *, int role, unsigned status,
-	    uint64_t req_bytes, uint64_t resp_bytes);
-/* Appends the Prometheus text exposition of the sum of n workers' stats. */
-void	stats_render(struct evbuffer *, struct worker *const *, unsigned n);
+static inline void
+stats_sub(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_sub_explicit(c, n, memory_order_relaxed);
+}
+
+/* One finished request of listener role, on route slot, with its status,
+ * body bytes and time from head to last byte. */
+void	stats_request(struct stats *, int role, unsigned route, unsigned status,
+	    uint64_t req_bytes, uint64_t resp_bytes, double seconds);
+
+/* Main thread only (building a generation, rendering): the slot of a
+ * route name, registered on first sight. */
+unsigned stats_route_slot(const char *name);
+/* Frees the route names (at exit). */
+void	stats_routes_free(void);
+
+struct runtime;
+/* Appends the Prometheus text exposition: the sum of n workers' stats,
+ * and the target health of rt (the current generation). */
+void	stats_render(struct evbuffer *, struct worker *const *, unsigned n,
+	    const struct runtime *rt);
 
 #endif

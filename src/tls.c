@@ -15,6 +15,7 @@
 
 #include "psk.h"
 #include "sni.h"
+#include "stats.h"
 #include "ticket.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -552,4 +553,44 @@ const char *
 tls_version(const SSL *ssl)
 {
 	return ssl ? SSL_get_version(ssl) : "-";
+}
+
+int
+tls_failure_reason(unsigned long e)
+{
+	if (e == 0)
+		return TLSF_EOF;
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return TLSF_OTHER;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		return TLSF_EOF;
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+	case SSL_R_WRONG_VERSION_NUMBER:	/* not a TLS record */
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_UNKNOWN_PROTOCOL:
+		return TLSF_NOT_TLS;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_VERSION_TOO_HIGH:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		return TLSF_PROTOCOL;
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SUITABLE_KEY_SHARE:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+		return TLSF_CIPHER;
+	case SSL_R_CERTIFICATE_VERIFY_FAILED:
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+		return TLSF_CERTIFICATE;
+	case SSL_R_PSK_IDENTITY_NOT_FOUND:
+	case SSL_R_BINDER_DOES_NOT_VERIFY:
+		return TLSF_PSK;
+	}
+	return TLSF_OTHER;
 }

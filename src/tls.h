@@ -40,5 +40,8 @@ bool	tls_peer_in_domain(const struct ssl_st *, const char *domain);
 
 /* "TLSv1.3" etc., or "-" without TLS. */
 const char *tls_version(const struct ssl_st *);
+/* The metrics' reason (enum stats_tls_failure) for a failed server
+ * handshake, from its first OpenSSL error (0: the client just closed). */
+int	tls_failure_reason(unsigned long err);
 
 #endif

@@ -94,8 +94,11 @@ idle_unlink(struct upstream_conn *c)
 static void
 conn_close(struct upstream_conn *c)
 {
-	if (c->state == C_IDLE)
+	if (c->state == C_IDLE) {
 		idle_unlink(c);
+		stats_sub(&c->pool->spec.stats->upstream_idle, 1);
+	} else
+		stats_sub(&c->pool->spec.stats->upstream_busy, 1);
 	c->pool->nopen--;
 	bufferevent_free(c->bev);	/* closes the fd and frees the SSL */
 	c->magic = 0;
@@ -237,6 +240,7 @@ conn_open(struct upstream_pool *p, size_t t, const char **why)
 		*why = "cannot connect to upstream";
 		return NULL;
 	}
+	stats_add(&p->spec.stats->upstream_busy, 1);
 	/* Requests go out at once, not after a delayed ACK (Nagle). */
 	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
@@ -259,6 +263,8 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 				break;
 		if (c != NULL) {
 			idle_unlink(c);
+			stats_sub(&p->spec.stats->upstream_idle, 1);
+			stats_add(&p->spec.stats->upstream_busy, 1);
 			c->state = C_BUSY;
 			c->reused = true;
 			c->ops = ops;
@@ -308,6 +314,8 @@ upstream_release(struct upstream_conn *c, bool reusable)
 		return;
 	}
 	c->state = C_IDLE;
+	stats_sub(&p->spec.stats->upstream_busy, 1);
+	stats_add(&p->spec.stats->upstream_idle, 1);
 	c->ops = NULL;
 	c->arg = NULL;
 	c->next = p->idle;
@@ -331,6 +339,9 @@ upstream_report(struct upstream_conn *c, bool ok)
 
 	if (ok) {
 		h->fails = 0;
+		if (p->spec.ejected != NULL)
+			atomic_store_explicit(&p->spec.ejected[c->target], 0,
+			    memory_order_relaxed);
 		return;
 	}
 	if (++h->fails < p->spec.health.fails)
@@ -339,6 +350,9 @@ upstream_report(struct upstream_conn *c, bool ok)
 	d = duration_tv(p->spec.health.interval);
 	timeradd(&now, &d, &h->ejected_until);
 	h->fails = 0;
+	if (p->spec.ejected != NULL)
+		atomic_store_explicit(&p->spec.ejected[c->target],
+		    (int_fast64_t)h->ejected_until.tv_sec + 1, memory_order_relaxed);
 	log_warnx("upstream %s: target %s ejected for %.1fs after %u failures",
 	    p->spec.name, p->spec.targets[c->target].spec,
 	    p->spec.health.interval, p->spec.health.fails);

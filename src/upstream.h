@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "stats.h"
 
 struct bufferevent;
 struct event_base;
@@ -46,6 +47,8 @@ struct upstream_spec {
 	struct health_conf health;
 	double connect_timeout;
 	double idle_timeout;		/* how long an idle connection is kept */
+	struct stats *stats;		/* the worker's: connection gauges */
+	atomic_int_fast64_t *ejected;	/* per target, for the health gauge */
 };
 
 struct upstream_pool *upstream_pool_new(struct event_base *, const struct upstream_spec *);

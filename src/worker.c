@@ -74,10 +74,14 @@ gen_new(struct worker *w, struct runtime *rt)
 	g->partner_pools = xcalloc(c->npartners, sizeof(*g->partner_pools));
 	for (size_t i = 0; i < c->nservers; i++) {
 		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
+		sp.stats = &w->stats;
+		sp.ejected = rt->server_ejected[i];
 		g->server_pools[i] = upstream_pool_new(w->base, &sp);
 	}
 	for (size_t i = 0; i < c->npartners; i++) {
 		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
+		sp.stats = &w->stats;
+		sp.ejected = rt->partner_ejected[i];
 		g->partner_pools[i] = upstream_pool_new(w->base, &sp);
 	}
 	return g;
