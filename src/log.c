@@ -342,18 +342,28 @@ access_text(char *buf, size_t size, const struct log_exchange *x)
 	return (size_t)n < size ? (size_t)n : size - 1;
 }
 
-/* "2024-05-01T12:00:00.123Z": RFC 3339, UTC, milliseconds.  NULL when
- * the clock is past what struct tm holds. */
+/*
+ * "2024-05-01T12:00:00.123Z": RFC 3339, UTC, milliseconds.  NULL when
+ * the clock is past what struct tm holds.  glibc's gmtime_r() takes the
+ * process-wide time zone lock, so each thread keeps the second it last
+ * formatted: a worker takes that lock at most once a second.
+ */
 static const char *
 rfc3339(char *buf, size_t size, const struct timespec *t)
 {
+	static _Thread_local time_t sec;
+	static _Thread_local char date[32];	/* up to the seconds; "": none */
 	struct tm tm;
-	size_t n;
 
-	if (gmtime_r(&t->tv_sec, &tm) == NULL ||
-	    (n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
-		return NULL;
-	snprintf(buf + n, size - n, ".%03ldZ", t->tv_nsec / 1000000);
+	if (t->tv_sec != sec || date[0] == '\0') {
+		if (gmtime_r(&t->tv_sec, &tm) == NULL || strftime(date,
+		    sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+			date[0] = '\0';
+			return NULL;
+		}
+		sec = t->tv_sec;
+	}
+	snprintf(buf, size, "%s.%03ldZ", date, t->tv_nsec / 1000000);
 	return buf;
 }
 

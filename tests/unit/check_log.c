@@ -108,6 +108,15 @@ START_TEST(json_missing_values)
 	log_access_line(buf, sizeof(buf), LOG_FORMAT_JSON, &x, &epoch);
 	ck_assert_msg(strncmp(buf, "{\"time\":\"1970-01-01T00:00:00.999Z\",",
 	    35) == 0, "got %s", buf);
+	/* The same second again (the date part is cached), then another. */
+	log_access_line(buf, sizeof(buf), LOG_FORMAT_JSON, &x,
+	    &(struct timespec){ 0, 5000000 });
+	ck_assert_msg(strncmp(buf, "{\"time\":\"1970-01-01T00:00:00.005Z\",",
+	    35) == 0, "got %s", buf);
+	log_access_line(buf, sizeof(buf), LOG_FORMAT_JSON, &x,
+	    &(struct timespec){ 86399, 0 });
+	ck_assert_msg(strncmp(buf, "{\"time\":\"1970-01-01T23:59:59.000Z\",",
+	    35) == 0, "got %s", buf);
 }
 END_TEST
 
