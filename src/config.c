@@ -160,6 +160,7 @@ admin_check(struct ctab *ct, const config_setting_t *s, void *p)
 
 static const char *const level_names[] =
 	{ "error", "warn", "info", "debug", NULL };
+static const char *const access_format_names[] = { "text", "json", NULL };
 static const char *const forwarded_names[] =
 	{ "off", "x-forwarded-for", "forwarded", "both", NULL };
 static const char *const role_names[] = { "ue", "trusted", "partner", NULL };
@@ -179,6 +180,8 @@ static const struct ctab_key log_keys[] = {
 	CT_ENUM("level", 0, CF(log_level), level_names, LOG_LEVEL_INFO),
 	{ CT_KEY("access", CT_ACCESS, 0, CF(access)), .noff = CF(access_path),
 	    .def = LOG_ACCESS_STDERR },
+	CT_ENUM("access_format", 0, CF(access_format), access_format_names,
+	    LOG_FORMAT_TEXT),
 	CT_END
 };
 

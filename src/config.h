@@ -151,6 +151,7 @@ struct config {
 	enum log_level log_level;
 	enum log_access_dest access;
 	char *access_path;	/* LOG_ACCESS_FILE only */
+	enum log_access_format access_format;
 
 	struct {
 		unsigned max_connections;

@@ -26,6 +26,7 @@
 /* The reader stores enums through int pointers. */
 _Static_assert(sizeof(enum listener_role) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_access_dest) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_access_format) == sizeof(int), "enum size");
 
 #define AT(base, off, type)	((type *)(void *)((char *)(base) + (off)))
 

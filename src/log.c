@@ -1,12 +1,13 @@
 /*
  * log: diagnostics on stderr and the access log (off, stderr, syslog or a
- * file).  Every line is formatted into a stack buffer and handed to the
+ * file; key=value text or JSON, see log_access_line).  Every line is formatted into a stack buffer and handed to the
  * kernel with one write(2), so worker threads never interleave inside a
  * line and no lock is needed.  libevent's own messages come through here;
  * what to log and when is the callers' business.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,15 +18,28 @@
 
 #include <event2/event.h>
 
+#include "jsonw.h"
 #include "log.h"
 #include "xalloc.h"
 
 /* A longer line is cut: a log line is for people, not for payloads. */
 #define LOG_LINE_MAX	2048
+/*
+ * An access line with its newline, in either format.  PIPE_BUF because
+ * a write(2) of at most that much to a pipe is atomic, as O_APPEND makes
+ * it for a file: with stderr a pipe, lines of two workers still never
+ * mix.  A JSON line escapes the hostile parts (path, peer) and can be
+ * several times longer than the text line; see LOG_PATH_MAX.
+ */
+#define LOG_ACCESS_MAX	PIPE_BUF
+/* The bytes of a request path an access line keeps: the start of a path
+ * tells which resource, the rest is a client's to fill with anything. */
+#define LOG_PATH_MAX	256
 
 /* Read by every worker, written by the main thread at (re)load only. */
 static atomic_int log_level = LOG_LEVEL_INFO;
 static atomic_int log_dest = LOG_ACCESS_STDERR;
+static atomic_int log_format = LOG_FORMAT_TEXT;
 
 /*
  * The access file descriptor never changes its number once opened:
@@ -137,9 +151,11 @@ log_open_access(const char *path)
 
 /* On failure the level is set but the access destination is unchanged. */
 int
-log_init(enum log_level level, enum log_access_dest dest, const char *path)
+log_init(enum log_level level, enum log_access_dest dest,
+    enum log_access_format format, const char *path)
 {
 	atomic_store(&log_level, (int)level);
+	atomic_store(&log_format, (int)format);
 	event_set_log_callback(log_event_cb);
 
 	switch (dest) {
@@ -294,28 +310,136 @@ fatalx(const char *fmt, ...)
 }
 
 
-void
-log_access(const char *fmt, ...)
+static const char *
+dash(const char *s)
 {
-	char buf[LOG_LINE_MAX];
-	va_list ap;
+	return s != NULL ? s : "-";
+}
+
+/* The key=value line, the format of the first release: unchanged, as
+ * scripts parse it. */
+static size_t
+access_text(char *buf, size_t size, const struct log_exchange *x)
+{
+	int n;
+
+	n = snprintf(buf, size, "id=%s client=%s listener=%s route=%s "
+	    "target=%s method=%s host=%s path=\"%.*s\" status=%u "
+	    "req_bytes=%llu resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f "
+	    "tls=%s peer=%s%s%s%s",
+	    dash(x->id), dash(x->client), dash(x->listener), dash(x->route),
+	    dash(x->target), dash(x->method), dash(x->host),
+	    (int)(x->path_len > LOG_PATH_MAX ? LOG_PATH_MAX : x->path_len),
+	    x->path != NULL ? x->path : "", x->status,
+	    (unsigned long long)x->req_bytes, (unsigned long long)x->resp_bytes,
+	    x->time_ms, x->upstream_ms, dash(x->tls), dash(x->peer),
+	    x->note ? " note=\"" : "", x->note ? x->note : "",
+	    x->note ? "\"" : "");
+	if (n < 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/*
+ * "2024-05-01T12:00:00.123Z": RFC 3339, UTC, milliseconds.  NULL when
+ * the clock is past what struct tm holds.  glibc's gmtime_r() takes the
+ * process-wide time zone lock, so each thread keeps the second it last
+ * formatted: a worker takes that lock at most once a second.
+ */
+static const char *
+rfc3339(char *buf, size_t size, const struct timespec *t)
+{
+	static _Thread_local time_t sec;
+	static _Thread_local char date[32];	/* up to the seconds; "": none */
+	struct tm tm;
+
+	if (t->tv_sec != sec || date[0] == '\0') {
+		if (gmtime_r(&t->tv_sec, &tm) == NULL || strftime(date,
+		    sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+			date[0] = '\0';
+			return NULL;
+		}
+		sec = t->tv_sec;
+	}
+	snprintf(buf, size, "%s.%03ldZ", date, t->tv_nsec / 1000000);
+	return buf;
+}
+
+/*
+ * The same information as the text line, named in snake_case, plus
+ * "time", which the text line leaves to the journal or syslog: a JSON
+ * record is meant to stand alone once a shipper has taken it out of the
+ * file.  Numbers are numbers, missing values null; the path keeps the
+ * text line's LOG_PATH_MAX bytes, cut between two characters.
+ */
+static size_t
+access_json(char *buf, size_t size, const struct log_exchange *x,
+    const struct timespec *now)
+{
+	struct jsonw w;
+	char when[64];
+	size_t n;
+
+	jsonw_begin(&w, buf, size - 1);		/* room for the NUL */
+	jsonw_str(&w, "time", rfc3339(when, sizeof(when), now));
+	jsonw_str(&w, "request_id", x->id);
+	jsonw_str(&w, "client", x->client);
+	jsonw_str(&w, "listener", x->listener);
+	jsonw_str(&w, "route", x->route);
+	jsonw_str(&w, "target", x->target);
+	jsonw_str(&w, "method", x->method);
+	jsonw_str(&w, "host", x->host);
+	jsonw_strn(&w, "path", x->path, x->path != NULL ?
+	    jsonw_prefix(x->path, x->path_len, LOG_PATH_MAX) : 0);
+	jsonw_uint(&w, "status", x->status);
+	jsonw_uint(&w, "req_bytes", x->req_bytes);
+	jsonw_uint(&w, "resp_bytes", x->resp_bytes);
+	jsonw_fixed(&w, "duration_ms", x->time_ms, 3);
+	if (x->upstream_ms < 0)
+		jsonw_null(&w, "upstream_ms");
+	else
+		jsonw_fixed(&w, "upstream_ms", x->upstream_ms, 3);
+	jsonw_str(&w, "tls", x->tls);
+	jsonw_str(&w, "peer", x->peer);
+	jsonw_str(&w, "note", x->note);
+	n = jsonw_end(&w);
+	buf[n] = '\0';
+	return n;
+}
+
+size_t
+log_access_line(char *buf, size_t size, enum log_access_format format,
+    const struct log_exchange *x, const struct timespec *now)
+{
+	if (format == LOG_FORMAT_JSON)
+		return access_json(buf, size, x, now);
+	return access_text(buf, size, x);
+}
+
+/* Formatted on the stack and written at once, as every line here. */
+void
+log_access(const struct log_exchange *x)
+{
+	char buf[LOG_ACCESS_MAX];
+	struct timespec now;
 	size_t len;
-	int n, dest;
+	int dest;
 
 	dest = atomic_load_explicit(&log_dest, memory_order_relaxed);
 	if (dest == LOG_ACCESS_OFF)
 		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	clock_gettime(CLOCK_REALTIME, &now);
+	len = log_access_line(buf, sizeof(buf), (enum log_access_format)
+	    atomic_load_explicit(&log_format, memory_order_relaxed), x, &now);
+	if (len == 0)
 		return;
 	if (dest == LOG_ACCESS_SYSLOG) {
 		syslog(LOG_INFO, "%s", buf);
 		return;
 	}
-	len = (size_t)n < sizeof(buf) - 1 ? (size_t)n : sizeof(buf) - 2;
-	buf[len++] = '\n';
+	buf[len++] = '\n';	/* in place of the NUL */
 	log_write(dest == LOG_ACCESS_FILE ? atomic_load_explicit(
 	    &log_access_fd, memory_order_relaxed) : STDERR_FILENO, buf, len);
 }

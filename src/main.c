@@ -397,7 +397,8 @@ main(int argc, char **argv)
 		runtime_unref(rt);
 		return 0;
 	}
-	if (log_init(rt->cfg->log_level, rt->cfg->access, rt->cfg->access_path) < 0) {
+	if (log_init(rt->cfg->log_level, rt->cfg->access, rt->cfg->access_format,
+	    rt->cfg->access_path) < 0) {
 		fprintf(stderr, "mcxproxy: cannot open the access log \"%s\": %s\n",
 		    rt->cfg->access_path, strerror(errno));
 		runtime_unref(rt);

@@ -127,6 +127,7 @@ session_log_exchange(struct session *s)
 {
 	struct exchange *x = &s->x;
 	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
+	SSL *ssl;
 
 	if (x->logged)
 		return;
@@ -135,21 +136,26 @@ session_log_exchange(struct session *s)
 	    x->req_bytes, x->resp_bytes, session_ms_since(&x->t_start) / 1000);
 	if (!log_access_enabled())
 		return;
-	log_access("id=%s client=%s listener=%s route=%s target=%s "
-	    "method=%s host=%s path=\"%.*s\" status=%u req_bytes=%llu "
-	    "resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f tls=%s peer=%s%s%s%s",
-	    request_id(s), s->peer, role_name(s->lc->role),
-	    x->route_name ? x->route_name : "-",
-	    x->target_name ? x->target_name : "-",
-	    h && h->method ? h->method : "-", x->host[0] ? x->host : "-",
-	    (int)(x->target.path_only_len > 256 ? 256 : x->target.path_only_len),
-	    x->target.path ? x->target.path : "",
-	    x->status, (unsigned long long)x->req_bytes,
-	    (unsigned long long)x->resp_bytes, session_ms_since(&x->t_start),
-	    x->upstream_ms,
-	    tls_version(client_ssl(s)), s->peer_id[0] ? s->peer_id : "-",
-	    x->note ? " note=\"" : "",
-	    x->note ? x->note : "", x->note ? "\"" : "");
+	ssl = client_ssl(s);
+	log_access(&(struct log_exchange){
+		.id = request_id(s),
+		.client = s->peer,
+		.listener = role_name(s->lc->role),
+		.route = x->route_name,
+		.target = x->target_name,
+		.method = h != NULL ? h->method : NULL,
+		.host = x->host[0] != '\0' ? x->host : NULL,
+		.path = x->target.path,
+		.path_len = x->target.path_only_len,
+		.status = x->status,
+		.req_bytes = x->req_bytes,
+		.resp_bytes = x->resp_bytes,
+		.time_ms = session_ms_since(&x->t_start),
+		.upstream_ms = x->upstream_ms,
+		.tls = ssl != NULL ? tls_version(ssl) : NULL,
+		.peer = s->peer_id[0] != '\0' ? s->peer_id : NULL,
+		.note = x->note,
+	});
 }
 
 /*

@@ -169,6 +169,7 @@ START_TEST(test_minimal_defaults)
 	ck_assert_int_eq(cf->log_level, LOG_LEVEL_INFO);
 	ck_assert_int_eq(cf->access, LOG_ACCESS_STDERR);
 	ck_assert_ptr_null(cf->access_path);
+	ck_assert_int_eq(cf->access_format, LOG_FORMAT_TEXT);
 	ck_assert_uint_eq(cf->limits.max_connections, 20000);
 	ck_assert_uint_eq(cf->limits.max_header_bytes, 16384);
 	ck_assert_uint_eq(cf->limits.max_body_bytes, 16777216);
@@ -198,7 +199,8 @@ static const char full[] =
     "domain = \"MCX.Own.Example.\";\n"					/* 1 */
     "workers = 4;\n"
     "user = \"mcxproxy\"; group = \"mcxgroup\";\n"
-    "log = { level = \"debug\"; access = \"access.log\"; };\n"
+    "log = { level = \"debug\"; access = \"access.log\";"
+    " access_format = \"json\"; };\n"
     "limits = { max_connections = 100; max_header_bytes = 8192;\n"	/* 5 */
     "  max_body_bytes = 4294967296L; max_header_fields = 50; };\n"
     "timeouts = { tls_handshake = 2.5; request_header = 4;\n"
@@ -257,6 +259,7 @@ START_TEST(test_full_round_trip)
 	ck_assert_int_eq(cf->log_level, LOG_LEVEL_DEBUG);
 	ck_assert_int_eq(cf->access, LOG_ACCESS_FILE);
 	ck_assert_str_eq(cf->access_path, in_dir("access.log"));
+	ck_assert_int_eq(cf->access_format, LOG_FORMAT_JSON);
 	ck_assert_uint_eq(cf->limits.max_connections, 100);
 	ck_assert_uint_eq(cf->limits.max_header_bytes, 8192);
 	ck_assert_uint_eq(cf->limits.max_body_bytes, 4294967296ULL);
@@ -576,6 +579,19 @@ START_TEST(test_enums)
 	ck_assert_int_eq(cf->headers.forwarded, FORWARDED_RFC7239);
 	ck_assert_int_eq(cf->log_level, LOG_LEVEL_WARN);
 	ck_assert_int_eq(cf->access, LOG_ACCESS_SYSLOG);
+	expect_error(MINIMAL "log = { access = \"stderr\";\n"
+	    "  access_format = \"xml\"; };\n", 4,
+	    "log.access_format must be \"text\" or \"json\", not \"xml\"");
+	expect_error(MINIMAL "log = { access_format = \"JSON\"; };\n", 3,
+	    "log.access_format must be \"text\" or \"json\", not \"JSON\"");
+	expect_error(MINIMAL "log = { access_format = 1; };\n", 3,
+	    "log.access_format must be a string");
+	expect_ok(MINIMAL "log = { access = \"syslog\"; "
+	    "access_format = \"json\"; };\n");
+	ck_assert_int_eq(cf->access, LOG_ACCESS_SYSLOG);
+	ck_assert_int_eq(cf->access_format, LOG_FORMAT_JSON);
+	expect_ok(MINIMAL "log = { access_format = \"text\"; };\n");
+	ck_assert_int_eq(cf->access_format, LOG_FORMAT_TEXT);
 }
 END_TEST
 
