@@ -127,13 +127,15 @@ session_log_exchange(struct session *s)
 {
 	struct exchange *x = &s->x;
 	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
+	double ms;
 	SSL *ssl;
 
 	if (x->logged)
 		return;
 	x->logged = true;
+	ms = session_ms_since(&x->t_start);
 	stats_request(&s->w->stats, (int)s->lc->role, x->route_slot, x->status,
-	    x->req_bytes, x->resp_bytes, session_ms_since(&x->t_start) / 1000);
+	    x->req_bytes, x->resp_bytes, ms / 1000);
 	if (!log_access_enabled())
 		return;
 	ssl = client_ssl(s);
@@ -150,7 +152,7 @@ session_log_exchange(struct session *s)
 		.status = x->status,
 		.req_bytes = x->req_bytes,
 		.resp_bytes = x->resp_bytes,
-		.time_ms = session_ms_since(&x->t_start),
+		.time_ms = ms,
 		.upstream_ms = x->upstream_ms,
 		.tls = ssl != NULL ? tls_version(ssl) : NULL,
 		.peer = s->peer_id[0] != '\0' ? s->peer_id : NULL,

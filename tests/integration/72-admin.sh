@@ -59,6 +59,16 @@ metric() {
 	    awk -v k="$1" '$1 == k { print $2 }'
 }
 
+# wait_metric NAME_AND_LABELS VALUE MSG: until the metric has VALUE (5 s).
+wait_metric() {
+	_n=0
+	until [ "$(metric "$1")" = "$2" ]; do
+		_n=$((_n + 1))
+		[ "$_n" -lt 250 ] || fail "$3"
+		sleep 0.02
+	done
+}
+
 say "healthz and unknown paths"
 expect_eq "$(admin_get /healthz)" 200 "healthz while serving"
 expect_file_match "$TMP/admin.body" '^ok$' "healthz body"
@@ -125,22 +135,14 @@ printf 'GET /conn HTTP/1.1\r\nHost: kms.mcx.own.example\r\n\r\n\000GET /conn HTT
     h1c --methods GET,GET --wait-file "$TMP/go" --timeout 20 >"$TMP/ka.out" &
 ka=$!
 track "$ka"
-n=0
-until [ "$(metric 'mcxproxy_client_connections{state="idle"}')" = 1 ]; do
-	n=$((n + 1))
-	[ "$n" -lt 250 ] || fail "the idle keep-alive client is not counted idle"
-	sleep 0.02
-done
+wait_metric 'mcxproxy_client_connections{state="idle"}' 1 \
+    "the idle keep-alive client is not counted idle"
 expect_eq "$(metric 'mcxproxy_client_connections{state="active"}')" 0 "the idle client is not active"
 touch "$TMP/go"
 wait_dead "$ka" 20 || fail "the keep-alive client did not end"
 expect_match "$(cat "$TMP/ka.out")" '2:STATUS HTTP/1.1 200' "the idle client's second request"
-n=0
-until [ "$(metric 'mcxproxy_client_connections{state="idle"}')" = 0 ]; do
-	n=$((n + 1))
-	[ "$n" -lt 250 ] || fail "the closed client is still counted idle"
-	sleep 0.02
-done
+wait_metric 'mcxproxy_client_connections{state="idle"}' 0 \
+    "the closed client is still counted idle"
 expect_eq "$(curl_code "$(ue_url dead.mcx.own.example /x)")" 502 "a request to a dead target"
 expect_eq "$(metric "mcxproxy_upstream_target_healthy{route=\"dead\",target=\"127.0.0.1:$DEAD_PORT\"}")" 0 \
     "the dead target is ejected"
