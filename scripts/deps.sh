@@ -6,6 +6,8 @@
 #   deps_ensure build        # compile and run the demo
 #   deps_ensure test         # + what the integration tests use (nginx)
 #   deps_ensure bench        # + load tools (haproxy, wrk)
+#   deps_ensure package      # build + what tests/package/check-deb.sh uses
+#                            #   (debhelper, lintian, systemd-analyze, ps)
 #
 # Installing needs root (or password-less sudo); otherwise the apt-get
 # command is printed and deps_ensure returns 1.  A package written "a|b" is
@@ -15,6 +17,9 @@ DEPS_BUILD="build-essential autoconf automake pkgconf|pkg-config libevent-dev
 libssl-dev libconfig-dev libsystemd-dev check node-llhttp curl openssl python3"
 DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh"
 DEPS_BENCH="haproxy wrk"
+# systemd is only there for systemd-analyze (verify, security): nothing is
+# booted with it.  procps: ps.
+DEPS_PACKAGE="debhelper lintian systemd procps"
 
 # deps_installed PKG: true when dpkg knows PKG as installed.
 deps_installed() {
@@ -26,7 +31,8 @@ deps_installed() {
 	esac
 }
 
-# deps_missing SET: prints the packages of SET (build|test|bench) to install.
+# deps_missing SET: prints the packages of SET (build|test|bench|package) to
+# install.
 deps_missing() {
 	local want alt a ok
 	want=$DEPS_BUILD
@@ -34,6 +40,7 @@ deps_missing() {
 	build) ;;
 	test) want="$want $DEPS_TEST" ;;
 	bench) want="$want $DEPS_TEST $DEPS_BENCH" ;;
+	package) want="$want $DEPS_PACKAGE" ;;
 	*) echo "deps_missing: unknown set '$1'" >&2; return 2 ;;
 	esac
 	for alt in $want; do

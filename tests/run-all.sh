@@ -6,12 +6,17 @@
 #   3. build/werror: configure --enable-werror; make; make check
 #   4. build/asan:   configure --enable-werror --enable-sanitizers; make check
 #   5. build/werror: make distcheck (DISTCHECK_CONFIGURE_FLAGS=--enable-werror)
+#   6. package: tests/package/check-deb.sh builds the .deb from the tarball,
+#      runs lintian, installs it with dpkg -i, runs the installed binary,
+#      checks the units with systemd-analyze verify, and purges it (root;
+#      without root it fails when CI=true and is skipped otherwise)
 #
 # Every stage runs even when an earlier one failed; the exit status is 0 only
 # when all passed.  The last line is "N passed, N failed", summed over the
 # automake test-suite summaries (# PASS, and # FAIL + # ERROR + # XPASS); a
 # stage that fails outside its test suite (configure, build, dist) counts as
-# one failure.  Environment: MAKE_JOBS (2).
+# one failure; the package stage adds its checks the same way (one per
+# check).  Environment: MAKE_JOBS (2).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -127,6 +132,29 @@ else
 	echo "run-all: distcheck skipped: build/werror was not configured"
 	failed=$((failed + 1))
 	status=1
+fi
+
+say "package: build, lintian, dpkg -i, run, systemd-analyze, purge"
+rc=0
+# Bounded: about a minute on 2 cores; timeout signals the whole process
+# group, and check-deb.sh purges the package on TERM.
+timeout --kill-after=60 1200 bash "$top/tests/package/check-deb.sh" 2>&1 |
+    tee "$logdir/package.log" || rc=$?
+if [[ $rc -eq 77 ]]; then
+	echo "run-all: package checks skipped (reason above)"
+else
+	if ! count "$logdir/package.log"; then
+		grep -q '^# TOTAL:' "$logdir/package.log" || failed=$((failed + 1))
+		rc=1
+	elif [[ $rc -ne 0 ]]; then
+		# Its checks passed but the script did not (killed, cleanup).
+		failed=$((failed + 1))
+	fi
+	if [[ $rc -ne 0 ]]; then
+		[[ $rc -ne 124 ]] || echo "run-all: package checks timed out"
+		echo "run-all: package checks failed"
+		status=1
+	fi
 fi
 
 say "summary"
