@@ -149,6 +149,16 @@ log_open_access(const char *path)
 	return 0;
 }
 
+int
+log_chown(unsigned uid, unsigned gid)
+{
+	int fd = atomic_load(&log_access_fd);
+
+	if (fd == -1 || log_access_path == NULL)
+		return 0;
+	return fchown(fd, (uid_t)uid, (gid_t)gid);
+}
+
 /* On failure the level is set but the access destination is unchanged. */
 int
 log_init(enum log_level level, enum log_access_dest dest,

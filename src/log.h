@@ -40,6 +40,9 @@ int	log_init(enum log_level, enum log_access_dest, enum log_access_format,
 	    const char *path);
 /* Reopens the access log file (SIGUSR1, after rotation). */
 int	log_reopen(void);
+/* Before dropping root privileges: give the access log file to uid/gid,
+ * so that a reopen (SIGUSR1) can still write it.  0 without a file. */
+int	log_chown(unsigned uid, unsigned gid);
 bool	log_enabled(enum log_level);
 bool	log_access_enabled(void);
 /* Parses "error|warn|info|debug"; returns -1 on an unknown name. */

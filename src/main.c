@@ -247,6 +247,11 @@ drop_privileges(const struct config *c)
 		}
 		gid = gr->gr_gid;
 	}
+	/* The access log was opened as root: keep it writable after a
+	 * SIGUSR1 reopen of the same file. */
+	if (log_chown(pw->pw_uid, gid) < 0)
+		log_warn("cannot give the access log \"%s\" to %s", c->access_path,
+		    c->user);
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_warn("cannot drop privileges to %s", c->user);
 		return -1;

@@ -13,7 +13,8 @@
 #   a certificate renewed by an atomic symlink swap (ECDSA -> RSA leaf) is
 #     served after SIGHUP; connections made before keep working
 #   as root with user = "nobody": the proxy runs as nobody after binding and
-#     still reads the renewed certificate on reload (group-readable files)
+#     still reads the renewed certificate on reload (group-readable files);
+#     its access log file, opened as root, is nobody's and SIGUSR1 reopens it
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -276,6 +277,9 @@ chmod 640 "$TMP/priv"/*/*.pem
 PROXY_PORT=$(free_port)
 LIVE=$TMP/priv/live
 conf priv.conf "$ORIGIN_PORT_NEW" "" "user = \"nobody\"; group = \"$nobody_group\";"
+# The access log is opened as root, before the switch to nobody.
+mkdir "$TMP/plog"
+sed -i "s#access = \"stderr\"#access = \"$TMP/plog/access.log\"#" "$CONF"
 check_conf "$CONF"
 mv "$TMP/proxy.log" "$TMP/proxy-1.log"
 start_proxy "$CONF"
@@ -291,4 +295,10 @@ wait_generation 2
 expect_eq "$(served_fingerprint "$PROXY_PORT")" "$(file_fingerprint "$TMP/priv/rsa/chain.pem")" \
     "as nobody: the renewed certificate after SIGHUP"
 expect_eq "$(curl_code "$(ue_url $HOST /as-nobody)")" 200 "a request as nobody"
+expect_eq "$(stat -c %U "$TMP/plog/access.log")" nobody "the access log belongs to nobody"
+# SIGUSR1 without a rotation reopens the same file: still writable.
+signal_proxy USR1
+expect_eq "$(curl_code "$(ue_url $HOST /after-reopen)")" 200 "a request after SIGUSR1"
+wait_log "$TMP/plog/access.log" 'after-reopen' 5 || fail "not logged after SIGUSR1 as nobody"
+expect_no_match "$(cat "$TMP/proxy.log")" 'cannot reopen' "reopen as nobody"
 stop_proxy
