@@ -189,6 +189,8 @@ static const struct ctab_key log_keys[] = {
 static const struct ctab_key limits_keys[] = {
 	CT_UINT("max_connections", CF(limits.max_connections), 1, 10000000,
 	    20000),
+	CT_UINT("max_connections_per_source",
+	    CF(limits.max_connections_per_source), 0, 10000000, 0),
 	CT_UINT("max_header_bytes", CF(limits.max_header_bytes), 1024, 1048576,
 	    16384),
 	{ CT_KEY("max_body_bytes", CT_U64, 0, CF(limits.max_body_bytes)),

@@ -155,6 +155,7 @@ struct config {
 
 	struct {
 		unsigned max_connections;
+		unsigned max_connections_per_source;	/* 0: no limit */
 		unsigned max_header_bytes;
 		uint64_t max_body_bytes;
 		unsigned max_header_fields;

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -15,6 +17,8 @@
 #include "log.h"
 #include "runtime.h"
 #include "session.h"
+#include "srclimit.h"
+#include "stats.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -24,7 +28,45 @@ struct listener {
 	const struct listener_conf *conf;
 	struct evconnlistener *evl;
 	struct event *backoff;
+	time_t refusal_logged;		/* second of the last refusal line */
+	unsigned refusals_quiet;	/* refusals not logged since */
 };
+
+/*
+ * Closes a connection refused at accept, before any byte is read.  One
+ * log line per second at most: a flood of refusals (what the limits are
+ * for) must not become a flood of log lines.
+ */
+static void
+refuse(struct listener *l, int fd, const struct sockaddr *sa,
+    enum stats_refusal why)
+{
+	const struct config *cfg = l->w->cur->rt->cfg;
+	char buf[ADDR_STRLEN], what[96];
+	struct timeval now;
+
+	close(fd);
+	stats_add(&l->w->stats.refused[why], 1);
+	event_base_gettimeofday_cached(l->w->base, &now);
+	if (now.tv_sec == l->refusal_logged) {
+		l->refusals_quiet++;
+		return;
+	}
+	if (why == REFUSED_ALLOW)
+		snprintf(what, sizeof(what), "not in allow");
+	else if (why == REFUSED_MAX)
+		snprintf(what, sizeof(what), "limits.max_connections (%u) reached",
+		    cfg->limits.max_connections);
+	else
+		snprintf(what, sizeof(what), "limits.max_connections_per_source "
+		    "(%u) reached for this address",
+		    cfg->limits.max_connections_per_source);
+	log_warnx("listener %s: connection from %s closed: %s%s", l->conf->address,
+	    addr_format(sa, buf, sizeof(buf)), what, l->refusals_quiet ?
+	    " (and earlier refusals not logged; see /metrics)" : "");
+	l->refusal_logged = now.tv_sec;
+	l->refusals_quiet = 0;
+}
 
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -32,7 +74,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct listener *l = arg;
 	const struct config *cfg = l->w->cur->rt->cfg;
-	char buf[ADDR_STRLEN];
+	struct srclimit_ticket ticket;
 
 	if (l->conf->nallow > 0) {
 		bool ok = false;
@@ -40,20 +82,20 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		for (size_t i = 0; i < l->conf->nallow && !ok; i++)
 			ok = cidr_match(&l->conf->allow[i], sa);
 		if (!ok) {
-			log_info("listener %s: connection from %s refused: not in allow",
-			    l->conf->address, addr_format(sa, buf, sizeof(buf)));
-			close(fd);
+			refuse(l, fd, sa, REFUSED_ALLOW);
 			return;
 		}
 	}
 	if (atomic_load(&l->w->shared->connections) >= cfg->limits.max_connections) {
-		log_warnx("listener %s: connection from %s closed: limits.max_connections (%u) reached",
-		    l->conf->address, addr_format(sa, buf, sizeof(buf)),
-		    cfg->limits.max_connections);
-		close(fd);
+		refuse(l, fd, sa, REFUSED_MAX);
 		return;
 	}
-	session_accept(l->w, l->index, fd, sa, (socklen_t)salen);
+	if (!srclimit_take(l->w->shared->srclimit, sa,
+	    cfg->limits.max_connections_per_source, &ticket)) {
+		refuse(l, fd, sa, REFUSED_PER_SOURCE);
+		return;
+	}
+	session_accept(l->w, l->index, fd, sa, (socklen_t)salen, &ticket);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
+#include "srclimit.h"
 #include "stats.h"
 #include "worker.h"
 #include "xalloc.h"
@@ -274,6 +275,7 @@ serve(struct runtime *rt, const char *path)
 
 	atomic_init(&shared.connections, 0);
 	atomic_init(&shared.workers_done, 0);
+	shared.srclimit = srclimit_new();
 	m.shared = &shared;
 	m.path = path;
 	m.rt = runtime_ref(rt);
@@ -352,6 +354,7 @@ out:
 	event_base_free(m.base);
 	runtime_unref(m.rt);
 	stats_routes_free();
+	srclimit_free(shared.srclimit);
 	return rc;
 }
 

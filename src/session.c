@@ -202,6 +202,7 @@ session_close(struct session *s, const char *reason)
 		s->next->prev = s->prev;
 	w->nsessions--;
 	atomic_fetch_sub(&w->shared->connections, 1);
+	srclimit_release(w->shared->srclimit, &s->src);
 	atomic_fetch_sub_explicit(&w->stats.connections, 1, memory_order_relaxed);
 	s->magic = 0;
 	free(s);
@@ -477,7 +478,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void
 session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
-    socklen_t salen)
+    socklen_t salen, struct srclimit_ticket *src)
 {
 	const struct runtime *rt = w->cur->rt;
 	const struct listener_conf *lc = &rt->cfg->listeners[li];
@@ -493,6 +494,7 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 
 		if (ssl == NULL) {
 			log_warnx("listener %s: cannot create a TLS session", lc->address);
+			srclimit_release(w->shared->srclimit, src);
 			close(fd);
 			return;
 		}
@@ -505,11 +507,13 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 		bev = bufferevent_socket_new(w->base, fd, opts);
 	if (bev == NULL) {
 		log_warnx("listener %s: cannot set up a connection", lc->address);
+		srclimit_release(w->shared->srclimit, src);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->magic = SESSION_MAGIC;
 	s->w = w;
+	s->src = *src;
 	s->g = worker_gen_get(w);
 	s->lc = lc;
 	s->bev = bev;

@@ -13,11 +13,12 @@
 
 #include <stddef.h>
 
+struct srclimit_ticket;
 struct worker;
 
-/* Takes ownership of fd. */
+/* Takes ownership of fd, and of the connection's per-source count. */
 void	session_accept(struct worker *, size_t listener, int fd,
-	    const struct sockaddr *, socklen_t);
+	    const struct sockaddr *, socklen_t, struct srclimit_ticket *);
 /* Closes every session that is not in the middle of a request; the others
  * close once their current response is complete. */
 void	session_drain_all(struct worker *);

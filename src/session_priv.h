@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "headers.h"
+#include "srclimit.h"
 
 struct bufferevent;
 struct event;
@@ -94,6 +95,7 @@ struct session {
 	const struct listener_conf *lc;
 	struct bufferevent *bev;
 	struct event *timer;
+	struct srclimit_ticket src;	/* limits.max_connections_per_source */
 	char peer[ADDR_STRLEN];
 	char peer_host[ADDR_STRLEN];
 	char peer_id[128];		/* authenticated identity, "" if none */

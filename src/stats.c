@@ -29,6 +29,10 @@ static const char *const tlsf_label[TLSF_N] = {
 	"certificate", "psk", "other",
 };
 
+static const char *const refusal_label[REFUSED_N] = {
+	"allow", "max_connections", "max_connections_per_source",
+};
+
 /* Route names by slot (see stats.h); main thread only. */
 static char *route_name[STATS_NROUTE];
 static unsigned nroute_names;
@@ -197,6 +201,13 @@ stats_render(struct evbuffer *out, struct worker *const *w, unsigned n,
 	    "mcxproxy_client_connections{state=\"idle\"} %llu\n",
 	    (unsigned long long)(SUM(connections) - SUM(idle_connections)),
 	    (unsigned long long)SUM(idle_connections));
+	family(out, "mcxproxy_client_connections_refused_total", "Client "
+	    "connections closed at accept, before any byte was read, by "
+	    "reason.", "counter");
+	for (int i = 0; i < REFUSED_N; i++)
+		evbuffer_add_printf(out, "mcxproxy_client_connections_refused_total"
+		    "{reason=\"%s\"} %llu\n", refusal_label[i],
+		    (unsigned long long)SUM(refused[i]));
 	family(out, "mcxproxy_upstream_connections", "Upstream connections "
 	    "open, by state (active: connecting or carrying a request; idle: "
 	    "pooled).", "gauge");

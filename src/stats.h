@@ -46,7 +46,16 @@ enum stats_tls_failure {
 	TLSF_N,
 };
 
+/* Why a client connection was closed at accept, before any byte. */
+enum stats_refusal {
+	REFUSED_ALLOW,		/* trusted listener: source not in allow */
+	REFUSED_MAX,		/* limits.max_connections */
+	REFUSED_PER_SOURCE,	/* limits.max_connections_per_source */
+	REFUSED_N,
+};
+
 struct stats {
+	atomic_uint_fast64_t refused[REFUSED_N];
 	atomic_uint_fast64_t requests[STATS_NROLE][STATS_NROUTE][STATS_NCLASS];
 	atomic_uint_fast64_t latency[STATS_NBUCKET];	/* per bucket, not cumulative */
 	atomic_uint_fast64_t latency_count;

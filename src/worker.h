@@ -48,6 +48,7 @@ struct worker_gen {
 /* Counters shared by all workers. */
 struct worker_shared {
 	atomic_uint connections;	/* client connections open now */
+	struct srclimit *srclimit;	/* ... per source address */
 	atomic_uint workers_done;	/* worker loops that have ended */
 };
 

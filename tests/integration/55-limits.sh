@@ -17,6 +17,10 @@
 #     head trickled in 5-byte pieces every 200 ms -> 408 after about 1 s
 #     too (the deadline is for the whole head, not per read); a connection
 #     that sends nothing is closed after about 1 s without a response
+#   limits.max_connections_per_source = 2 (another instance): a 3rd
+#     connection from 127.0.0.1 is closed before the handshake, 127.0.0.2 is
+#     served, and 127.0.0.1 again once one of its own closed; /metrics
+#     counts the refusal
 #   timeouts.client_idle = 2.0: a kept-alive connection is closed about 2 s
 #     after its last response
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -290,4 +294,91 @@ expect_file_match "$TMP/maxconn.out" '^5th connection refused' "max_connections 
 expect_file_match "$TMP/proxy.log" 'max_connections \(4\) reached' "max_connections logged"
 say "max_connections: $(tr '\n' ';' <"$TMP/maxconn.out")"
 
+stop_proxy
+
+# ---- max_connections_per_source --------------------------------------------------------
+# Another instance: 2 connections per source address.  127.0.0.1 holds two
+# (served); its third is closed before the handshake; 127.0.0.2 is still
+# served; once one of 127.0.0.1's closes, it gets a new one.  The refusals
+# are counted in /metrics.
+PROXY_PORT=$(free_port)
+ADMIN=$(free_port)
+write_conf persource.conf <<EOF2
+domain = "mcx.own.example";
+workers = 2;
+log = { level = "info"; access = "off"; };
+admin = { address = "127.0.0.1:$ADMIN"; };
+limits = { max_connections_per_source = 2; };
+listeners = (
+  { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
+    tls = { certificate = "$PKI/proxy-chain.pem"; key = "$PKI/proxy.key"; }; }
+);
+servers = (
+  { name = "gms"; hosts = ["gms.mcx.own.example"];
+    targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; }
+);
+EOF2
+check_conf "$CONF"
+start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
+python3 - "$PROXY_PORT" "$H" "$PKI/ca.pem" >"$TMP/persource.out" 2>&1 <<'EOF' ||
+import socket, ssl, sys, time
+port, host, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+
+def conn(src):
+    s = socket.create_connection(("127.0.0.1", port), timeout=3,
+                                 source_address=(src, 0))
+    return ctx.wrap_socket(s, server_hostname=host)
+
+def get(c):
+    c.sendall(b"GET /conn HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    return data.split(b"\r\n", 1)[0].decode()
+
+held = [conn("127.0.0.1") for _ in range(2)]
+for c in held:
+    st = get(c)
+    if " 200 " not in st:
+        sys.exit("held connection: %s" % st)
+try:
+    c3 = conn("127.0.0.1")
+    c3.settimeout(2)
+    st = get(c3)
+    sys.exit("3rd connection from 127.0.0.1 was served: %r" % st)
+except (OSError, ssl.SSLError) as e:
+    print("3rd from 127.0.0.1 refused: %s" % e.__class__.__name__)
+other = conn("127.0.0.2")
+st = get(other)
+if " 200 " not in st:
+    sys.exit("127.0.0.2 not served: %s" % st)
+print("127.0.0.2 served: %s" % st)
+held.pop().close()
+end = time.monotonic() + 2
+while True:
+    try:
+        c4 = conn("127.0.0.1")
+        st = get(c4)
+        if " 200 " in st:
+            print("after one closed: %s" % st)
+            break
+    except (OSError, ssl.SSLError) as e:
+        st = repr(e)
+    if time.monotonic() > end:
+        sys.exit("no new connection from 127.0.0.1 after one closed: %s" % st)
+    time.sleep(0.05)
+EOF
+    fail "max_connections_per_source: $(cat "$TMP/persource.out")"
+expect_file_match "$TMP/persource.out" '^3rd from 127.0.0.1 refused' "per source: the 3rd connection"
+expect_file_match "$TMP/persource.out" '^127.0.0.2 served' "per source: another address"
+expect_file_match "$TMP/persource.out" '^after one closed' "per source: after one closed"
+expect_file_match "$TMP/proxy.log" 'max_connections_per_source \(2\) reached' "per-source refusal logged"
+refused=$(curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
+    awk '$1 == "mcxproxy_client_connections_refused_total{reason=\"max_connections_per_source\"}" { print $2 }')
+expect_match "$refused" '^[1-9][0-9]*$' "per-source refusals in /metrics"
+say "max_connections_per_source: $(tr '\n' '|' <"$TMP/persource.out")"
 stop_proxy
