@@ -418,7 +418,10 @@ exchange_pump_response(struct session *s)
 		if (s->lc->tls.enabled)
 			coalesce_records(out);
 		if (rc == H1_ERROR) {
-			session_close(s, h1_error_reason(s->resp));
+			/* Cut or broken mid-body: the client keeps what it got,
+			 * and learns from the close that it is not all. */
+			upstream_report(x->uc, false);
+			session_abort(s, h1_error_reason(s->resp));
 			return;
 		}
 		if (rc == H1_DONE) {

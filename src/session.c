@@ -180,7 +180,15 @@ session_close(struct session *s, const char *reason)
 	event_free(s->timer);
 	/* Tell the client we are done (close_notify) unless it never got
 	 * through the handshake; a peer already gone makes this a no-op. */
-	if (client_ssl(s) != NULL && s->state != S_HANDSHAKE)
+	if (s->truncated && client_ssl(s) == NULL) {
+		/* Plain TCP: a FIN could end a close-delimited body; a reset
+		 * cannot be taken for its end. */
+		struct linger lg = { 1, 0 };
+
+		(void)setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET,
+		    SO_LINGER, &lg, sizeof(lg));
+	} else if (client_ssl(s) != NULL && s->state != S_HANDSHAKE &&
+	    !s->truncated)
 		SSL_shutdown(client_ssl(s));
 	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
 	if (s->x.uc != NULL) {
@@ -207,6 +215,25 @@ session_close(struct session *s, const char *reason)
 	s->magic = 0;
 	free(s);
 	worker_session_gone(w);
+}
+
+void
+session_abort(struct session *s, const char *detail)
+{
+	struct exchange *x = &s->x;
+
+	x->note = detail;
+	if (x->uc != NULL) {
+		upstream_release(x->uc, false);
+		x->uc = NULL;
+	}
+	s->truncated = true;
+	session_log_exchange(s);
+	s->in_exchange = false;
+	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	/* No next request on this connection. */
+	bufferevent_disable(s->bev, EV_READ);
+	session_start_drain(s);
 }
 
 void
@@ -244,6 +271,8 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 		/* No request head was understood (parse error, timeout): the
 		 * framing of what follows is unknown, so the connection ends. */
 		s->in_exchange = true;
+		/* The last request's generation reference goes with it. */
+		worker_gen_put(s->w, x->g);
 		memset(x, 0, sizeof(*x));
 		clock_gettime(CLOCK_MONOTONIC, &x->t_start);
 		x->upstream_ms = -1;
@@ -252,8 +281,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	}
 	if (x->sent_to_client) {
 		/* A response is half sent: the only signal left is closing. */
-		x->note = detail;
-		session_close(s, detail);
+		session_abort(s, detail);
 		return;
 	}
 	x->status = status;

@@ -104,6 +104,7 @@ struct session {
 	struct h1_parser *resp;
 	struct evbuffer *uphead;	/* reused for every request's head */
 	bool in_exchange;
+	bool truncated;		/* a response was cut: close without close_notify */
 	struct exchange x;
 	struct session *next, *prev;	/* the worker's list */
 };
@@ -124,6 +125,9 @@ void	session_process_head(struct session *);
  * request (or take the pipelined one already buffered). */
 void	session_keep_alive(struct session *);
 void	session_start_drain(struct session *);
+/* The response is half sent and cannot be finished: flush what is queued,
+ * then close so that the cut cannot pass for a complete response. */
+void	session_abort(struct session *, const char *detail);
 /* The one teardown path; s is freed. */
 void	session_close(struct session *, const char *reason);
 
