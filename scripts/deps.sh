@@ -15,7 +15,7 @@
 
 DEPS_BUILD="build-essential autoconf automake pkgconf|pkg-config libevent-dev
 libssl-dev libconfig-dev libsystemd-dev check node-llhttp curl openssl python3"
-DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh"
+DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh slowhttptest"
 DEPS_BENCH="haproxy wrk"
 # systemd is only there for systemd-analyze (verify, security): nothing is
 # booted with it.  procps: ps.

@@ -429,6 +429,16 @@ exchange_pump_response(struct session *s)
 			finish_exchange(s);
 			return;
 		}
+		/*
+		 * The client is the bottleneck: it must take half of what is
+		 * queued (client_write) within client_idle.  The bufferevent's
+		 * write timeout alone was seen not to fire for a peer gone
+		 * while TLS output was queued (slowhttptest -X), and a reader
+		 * taking a few bytes now and then would reset it forever.
+		 */
+		if (evbuffer_get_length(out) >= OUT_HIGH &&
+		    !evtimer_pending(s->timer, NULL))
+			session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	}
 	if (x->up_eof && x->resp == RS_HEAD) {
 		upstream_report(x->uc, false);

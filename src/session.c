@@ -409,8 +409,11 @@ client_write(struct bufferevent *bev, void *arg)
 			session_close(s, "done");
 		return;
 	}
-	if (s->state == S_FORWARD && s->x.uc != NULL)
+	if (s->state == S_FORWARD && s->x.uc != NULL) {
+		/* Progress: the send deadline (exchange_pump_response) restarts. */
+		evtimer_del(s->timer);
 		exchange_pump_response(s);
+	}
 }
 
 static void
@@ -498,8 +501,11 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	case S_DRAIN:
 		session_close(s, "client did not read the last response");
 		return;
-	case S_CONNECT:
 	case S_FORWARD:
+		/* Armed only while the client holds back a full output. */
+		session_close(s, "client stopped reading (send deadline)");
+		return;
+	case S_CONNECT:
 		break;
 	}
 }
