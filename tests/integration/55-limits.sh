@@ -377,8 +377,7 @@ expect_file_match "$TMP/persource.out" '^3rd from 127.0.0.1 refused' "per source
 expect_file_match "$TMP/persource.out" '^127.0.0.2 served' "per source: another address"
 expect_file_match "$TMP/persource.out" '^after one closed' "per source: after one closed"
 expect_file_match "$TMP/proxy.log" 'max_connections_per_source \(2\) reached' "per-source refusal logged"
-refused=$(curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
-    awk '$1 == "mcxproxy_client_connections_refused_total{reason=\"max_connections_per_source\"}" { print $2 }')
+refused=$(metric 'mcxproxy_client_connections_refused_total{reason="max_connections_per_source"}')
 expect_match "$refused" '^[1-9][0-9]*$' "per-source refusals in /metrics"
 say "max_connections_per_source: $(tr '\n' '|' <"$TMP/persource.out")"
 stop_proxy

@@ -46,10 +46,6 @@ check_conf "$CONF"
 start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
 F=f.mcx.own.example
 
-metric() {
-	curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
-	    awk -v k="$1" '$1 == k { print $2 }'
-}
 # seen METHOD PATH: how many such requests reached faulty.py.
 seen() {
 	grep -c " $1 $2\$" "$TMP/faulty.requests" || true

@@ -83,11 +83,6 @@ probe() {
 	[ "$_p99" -lt 2500 ] || fail "$1: p99 $_p99 ms: real clients waited behind the attackers"
 }
 
-metric() {
-	curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
-	    awk -v k="$1" '$1 == k { print $2 }'
-}
-
 # attack NAME SLOWHTTPTEST-ARGS...: runs slowhttptest for 12 s with 250
 # connections in the background, waits until at least 200 connections are
 # open at the proxy, probes, then waits for slowhttptest to end.

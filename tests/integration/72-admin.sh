@@ -53,12 +53,6 @@ expect_file_match "$TMP/notify.log" '^STATUS=serving domain mcx\.own\.example$' 
 admin_get() {
 	curl -sS --max-time 10 -o "$TMP/admin.body" -w '%{http_code}' "http://127.0.0.1:$ADMIN$1" || true
 }
-# metric NAME_AND_LABELS: its value in /metrics (empty when absent).
-metric() {
-	curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
-	    awk -v k="$1" '$1 == k { print $2 }'
-}
-
 # wait_metric NAME_AND_LABELS VALUE MSG: until the metric has VALUE (5 s).
 wait_metric() {
 	_n=0

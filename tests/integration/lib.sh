@@ -375,6 +375,13 @@ s_client() {
 	    "$@" </dev/null 2>&1 || true
 }
 
+# metric NAME_AND_LABELS: its value in the admin listener's /metrics (on
+# 127.0.0.1:$ADMIN); empty when absent.
+metric() {
+	curl -sS --max-time 10 "http://127.0.0.1:$ADMIN/metrics" |
+	    awk -v k="$1" '$1 == k { print $2 }'
+}
+
 # ---- assertions ----------------------------------------------------------------
 
 # expect_eq ACTUAL EXPECTED MSG
