@@ -188,7 +188,7 @@ session_close(struct session *s, const char *reason)
 		(void)setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET,
 		    SO_LINGER, &lg, sizeof(lg));
 	} else if (client_ssl(s) != NULL && s->state != S_HANDSHAKE &&
-	    !s->truncated)
+	    s->state != S_LINGER && !s->truncated)
 		SSL_shutdown(client_ssl(s));
 	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
 	if (s->x.uc != NULL) {
@@ -236,6 +236,42 @@ session_abort(struct session *s, const char *detail)
 	session_start_drain(s);
 }
 
+/*
+ * Lingering close, after the last response is flushed while the client
+ * may still be sending a body nobody will read (the upstream or the proxy
+ * answered early: 413, an error, a response before the upload ended).
+ * Closing the socket with unread bytes makes the kernel send a reset, and
+ * a reset can destroy the response in the client's buffers before it is
+ * read.  So: close_notify and FIN now, then read and discard for a while
+ * (as nginx's lingering_close), then close.
+ */
+#define LINGER_SECONDS	2.0
+#define LINGER_MAX	(16u << 20)	/* bytes discarded at most */
+
+static void
+linger(struct session *s)
+{
+	set_state(s, S_LINGER);
+	if (client_ssl(s) != NULL)
+		SSL_shutdown(client_ssl(s));
+	(void)shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	evtimer_del(s->timer);
+	session_arm_timer(s, LINGER_SECONDS);
+	bufferevent_disable(s->bev, EV_WRITE);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
+/* The output is flushed: close, or linger when a body may still come. */
+static void
+drained(struct session *s)
+{
+	if (s->x.req == RQ_BODY && !s->truncated)
+		linger(s);
+	else
+		session_close(s, "done");
+}
+
 void
 session_start_drain(struct session *s)
 {
@@ -243,7 +279,7 @@ session_start_drain(struct session *s)
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		session_close(s, "done");
+		drained(s);
 		return;
 	}
 	/* The write callback closes once the output is flushed. */
@@ -393,6 +429,12 @@ client_read(struct bufferevent *bev, void *arg)
 		/* Whatever comes after the last response is not read. */
 		evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
 		break;
+	case S_LINGER:
+		s->lingered += evbuffer_get_length(bufferevent_get_input(bev));
+		evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
+		if (s->lingered > LINGER_MAX)
+			session_close(s, "done (client kept sending)");
+		break;
 	case S_HANDSHAKE:
 	case S_CONNECT:
 		break;
@@ -406,7 +448,7 @@ client_write(struct bufferevent *bev, void *arg)
 
 	if (s->state == S_DRAIN) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			session_close(s, "done");
+			drained(s);
 		return;
 	}
 	if (s->state == S_FORWARD && s->x.uc != NULL) {
@@ -500,6 +542,9 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case S_DRAIN:
 		session_close(s, "client did not read the last response");
+		return;
+	case S_LINGER:
+		session_close(s, "done (lingering close ended)");
 		return;
 	case S_FORWARD:
 		/* Armed only while the client holds back a full output. */

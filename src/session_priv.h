@@ -37,6 +37,8 @@ enum session_state {
 	S_FORWARD,	/* request up, response down */
 	S_IDLE,		/* keep-alive: waiting for the next request; client_idle */
 	S_DRAIN,	/* flushing the last response, then close */
+	S_LINGER,	/* response sent and closed for writing; discarding
+			   what the client still sends, for LINGER_SECONDS */
 };
 
 enum req_state {
@@ -105,6 +107,7 @@ struct session {
 	struct evbuffer *uphead;	/* reused for every request's head */
 	bool in_exchange;
 	bool truncated;		/* a response was cut: close without close_notify */
+	size_t lingered;	/* bytes discarded in S_LINGER */
 	struct exchange x;
 	struct session *next, *prev;	/* the worker's list */
 };
