@@ -1,0 +1,95 @@
+#!/bin/sh
+# Soak (issue 5): SOAK_SECONDS (default 90) of mixed load through 2 workers
+# (tests/tools/soakload.py: keep-alive and new connections, GET and POST,
+# clients aborting mid-head, mid-body and mid-response, requests to an
+# upstream that cuts, resets and garbles its answers), with the resident
+# memory sampled every 2 s.  Passes when no client saw an unexpected
+# outcome, the proxy exits 0 on SIGTERM, the resident memory at the end is
+# within 10% (+4 MiB) of the level after warm-up (the first third), and,
+# in the sanitizer build, no error or leak is reported.
+# SOAK_VALGRIND=1 runs the proxy under valgrind (memcheck, leak check) and
+# fails on any error it reports; use a non-sanitizer build for that.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+SECONDS_TOTAL=${SOAK_SECONDS:-90}
+# Freed memory in ASan's quarantine would look like growth.
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0
+export ASAN_OPTIONS
+make_certs
+start_origin gms
+rm -f "$TMP/faulty.port"
+python3 "$TOOLS/faulty.py" --ready-file "$TMP/faulty.port" --log "$TMP/faulty.requests" \
+    >"$TMP/faulty.log" 2>&1 &
+track $!
+wait_file "$TMP/faulty.port" 10 $! || fail "faulty.py did not start"
+PROXY_PORT=$(free_port)
+ADMIN=$(free_port)
+write_conf soak.conf <<EOF
+domain = "mcx.own.example";
+workers = 2;
+log = { level = "warn"; access = "off"; };
+admin = { address = "127.0.0.1:$ADMIN"; };
+timeouts = { upstream_response = 2.0; client_idle = 5.0; request_header = 5.0; };
+listeners = (
+  { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
+    tls = { certificate = "$PKI/proxy-chain.pem"; key = "$PKI/proxy.key"; }; }
+);
+servers = (
+  { name = "gms"; hosts = ["gms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; },
+  { name = "faulty"; hosts = ["f.mcx.own.example"];
+    targets = ["127.0.0.1:$(cat "$TMP/faulty.port")"];
+    health = { fails = 1000; interval = 1.0; }; }
+);
+EOF
+check_conf "$CONF"
+if [ "${SOAK_VALGRIND:-0}" = 1 ]; then
+	command -v valgrind >/dev/null 2>&1 || error "SOAK_VALGRIND=1 needs valgrind"
+	real=$MCXPROXY
+	MCXPROXY=$TMP/mcxproxy-valgrind
+	printf '#!/bin/sh\nexec valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=3 --log-file=%s/valgrind.log %s "$@"\n' \
+	    "$TMP" "$real" >"$MCXPROXY"
+	chmod +x "$MCXPROXY"
+fi
+start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
+
+rss() {
+	awk '/^VmRSS/ { print $2 }' "/proc/$PROXY_PID/status"
+}
+python3 "$TOOLS/soakload.py" "$PROXY_PORT" --cafile "$PKI/ca.pem" \
+    --seconds "$SECONDS_TOTAL" --threads 8 >"$TMP/soakload.out" 2>"$TMP/soakload.err" &
+LOAD=$!
+track "$LOAD"
+start=$(date +%s)
+warm_at=$((SECONDS_TOTAL / 3))
+warm=""
+: >"$TMP/rss.csv"
+while is_alive "$LOAD"; do
+	t=$(( $(date +%s) - start ))
+	r=$(rss)
+	echo "$t,$r" >>"$TMP/rss.csv"
+	[ -n "$warm" ] || [ "$t" -lt "$warm_at" ] || warm=$r
+	[ "$t" -lt $((SECONDS_TOTAL + 60)) ] || fail "the load did not end"
+	# Sampling only: the loop ends with the load generator.
+	sleep 2
+done
+wait "$LOAD" || fail "unexpected outcomes: $(cat "$TMP/soakload.out") $(head -20 "$TMP/soakload.err")"
+end_rss=$(rss)
+first=$(head -n 1 "$TMP/rss.csv" | cut -d, -f2)
+say "$(cat "$TMP/soakload.out")"
+say "resident KiB: start $first, after warm-up (${warm_at}s) ${warm:-?}, end $end_rss; samples: $(tr '\n' ' ' <"$TMP/rss.csv")"
+[ -n "$warm" ] || fail "no sample after the warm-up"
+limit=$((warm + warm / 10 + 4096))
+[ "$end_rss" -le "$limit" ] || fail "resident memory grew: $warm KiB after warm-up, $end_rss KiB at the end"
+# Aborted clients' connections end within the timeouts (5 s).
+k=0
+until [ "$(metric 'mcxproxy_client_connections{state="active"}')" = 0 ]; do
+	k=$((k + 1))
+	[ "$k" -lt 500 ] || fail "client connections still open 10 s after the load"
+	sleep 0.02
+done
+stop_proxy 30
+if [ "${SOAK_VALGRIND:-0}" = 1 ]; then
+	say "valgrind: $(grep -c . "$TMP/valgrind.log") log lines"
+	[ ! -s "$TMP/valgrind.log" ] || fail "valgrind reported: $(head -40 "$TMP/valgrind.log")"
+fi
