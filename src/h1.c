@@ -5,7 +5,9 @@
  * per request.  llhttp's own checks are kept strict; on top of them this
  * file rejects what llhttp leaves to the application: a second Host,
  * Content-Length together with Transfer-Encoding, unknown transfer
- * codings, bare CR or LF, and heads over the configured limits.
+ * codings, bare CR or LF, and heads over the configured limits.  A fault is
+ * reported where it is in the stream, so that the status does not depend
+ * on how the bytes were split into reads (tests/fuzz checks that).
  */
 #include <sys/uio.h>
 
@@ -61,6 +63,7 @@ struct h1_parser {
 	unsigned capfields;
 	struct span url, reason;
 	bool url_done;
+	bool too_many;		/* a field past max_fields has begun */
 
 	bool head_request;	/* response to HEAD */
 	bool headers_done;	/* on_headers_complete ran for this message */
@@ -193,10 +196,19 @@ on_header_field(llhttp_t *ll, const char *at, size_t n)
 
 	if (p->headers_done)
 		return trailer_bytes(p, n);
+	if (p->too_many)
+		return 0;
 	if (p->tok != T_FIELD) {
+		/*
+		 * One field too many is refused when its name is complete
+		 * (on_header_field_complete), not here: this runs wherever a
+		 * read ended, so that a fault llhttp finds later in the name
+		 * was a 400 when the head came in one read and a 431 when it
+		 * came in two.
+		 */
 		if (p->npf == p->max_fields) {
-			set_error(p, 431, "too many header fields");
-			return -1;
+			p->too_many = true;
+			return 0;
 		}
 		if (p->npf == p->cappf) {
 			p->cappf = p->cappf ? p->cappf * 2 : 16;
@@ -213,6 +225,18 @@ on_header_field(llhttp_t *ll, const char *at, size_t n)
 	}
 	p->pf[p->npf - 1].name.len += n;
 	return append(p, at, n);
+}
+
+static int
+on_header_field_complete(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->too_many) {
+		set_error(p, 431, "too many header fields");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -501,6 +525,7 @@ static const llhttp_settings_t settings = {
 	.on_url_complete = on_url_complete,
 	.on_status = on_status,
 	.on_header_field = on_header_field,
+	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
@@ -545,6 +570,7 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 	p->url = (struct span){ 0, 0 };
 	p->reason = (struct span){ 0, 0 };
 	p->url_done = false;
+	p->too_many = false;
 	p->head_request = head_request;
 	p->headers_done = false;
 	p->ll_paused = false;
@@ -563,25 +589,43 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 /* A head's lines end in CRLF, nothing else, and none starts with white
  * space (obs-fold, which llhttp 8 accepts): both are where parsers in a
  * chain disagree, so they are refused whatever llhttp allows. */
-static int
-check_line_ends(struct h1_parser *p, const char *s, size_t n)
-{
-	char last = p->last;
+enum line_fault {
+	LINE_OK,
+	LINE_BARE,		/* CR not before LF, or LF not after CR */
+	LINE_FOLD,		/* a line starting with SP or HTAB */
+};
 
+static const char *const head_faults[] = {
+	[LINE_BARE] = "bare CR or LF in the head",
+	[LINE_FOLD] = "line folding (obs-fold) in the head",
+};
+
+/* The first fault in s[0, n); *last is the byte before s and becomes the
+ * last byte looked at before a fault. */
+static enum line_fault
+line_fault(char *last, const char *s, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 
-		if ((c == '\n' && last != '\r') || (last == '\r' && c != '\n')) {
-			set_error(p, 400, "bare CR or LF in the head");
-			return -1;
-		}
-		if (last == '\n' && (c == ' ' || c == '\t')) {
-			set_error(p, 400, "line folding (obs-fold) in the head");
-			return -1;
-		}
-		last = c;
+		if ((c == '\n' && *last != '\r') || (*last == '\r' && c != '\n'))
+			return LINE_BARE;
+		if (*last == '\n' && (c == ' ' || c == '\t'))
+			return LINE_FOLD;
+		*last = c;
 	}
-	p->last = last;
+	return LINE_OK;
+}
+
+static int
+check_line_ends(struct h1_parser *p, const char *s, size_t n)
+{
+	enum line_fault f = line_fault(&p->last, s, n);
+
+	if (f != LINE_OK) {
+		set_error(p, 400, head_faults[f]);
+		return -1;
+	}
 	return 0;
 }
 
@@ -600,6 +644,31 @@ map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
 	set_error(p, status, llhttp_errno_name(err));
 }
 
+/*
+ * llhttp (or one of our callbacks) failed in base[0, len).  Faults are
+ * reported in the order of the stream, whatever the reads were: a line-end
+ * fault before the byte where llhttp stopped comes first (a read ending
+ * between the two would have reported it), so it decides the status.
+ * Without this, "POST /u\n..." was a 505 (llhttp takes HTTP/0.9) when
+ * read at once and a 400 (bare LF) when read in two parts.
+ */
+static void
+head_error(struct h1_parser *p, llhttp_errno_t err, const char *base,
+    size_t len)
+{
+	const char *at = llhttp_get_error_pos(&p->ll);
+	char last = p->last;
+	enum line_fault f;
+
+	if (at != NULL && at >= base && at <= base + len)
+		len = (size_t)(at - base);
+	if ((f = line_fault(&last, base, len)) != LINE_OK) {
+		p->err_status = 0;	/* it came first */
+		set_error(p, 400, head_faults[f]);
+	} else if (p->state != P_ERROR)
+		map_llhttp_error(p, err);
+}
+
 enum h1_status
 h1_parse_head(struct h1_parser *p, struct evbuffer *in)
 {
@@ -616,17 +685,24 @@ h1_parse_head(struct h1_parser *p, struct evbuffer *in)
 		n = 8;	/* the rest is parsed on the next call */
 	for (int i = 0; i < n; i++) {
 		const char *base = vec[i].iov_base;
+		/* head_bytes <= max_head here.  llhttp gets at most one byte
+		 * past the limit, so that a head over it fails at that byte
+		 * however it was read: fed whole, llhttp went on and reported
+		 * a later fault (a 400 where two reads gave 431), or had left
+		 * the target (431 where two reads gave 414). */
+		size_t len = vec[i].iov_len, left = p->max_head + 1 - p->head_bytes;
 		llhttp_errno_t err;
 		size_t used;
 
-		err = llhttp_execute(&p->ll, base, vec[i].iov_len);
+		if (len > left)
+			len = left;
+		err = llhttp_execute(&p->ll, base, len);
 		if (err == HPE_OK)
-			used = vec[i].iov_len;
+			used = len;
 		else if (err == HPE_PAUSED && p->headers_done)
 			used = (size_t)(llhttp_get_error_pos(&p->ll) - base);
 		else {
-			if (p->state != P_ERROR)
-				map_llhttp_error(p, err);
+			head_error(p, err, base, len);
 			return H1_ERROR;
 		}
 		if (check_line_ends(p, base, used) < 0)
