@@ -5,7 +5,8 @@
  * per request.  llhttp's own checks are kept strict; on top of them this
  * file rejects what llhttp leaves to the application: a second Host,
  * Content-Length together with Transfer-Encoding, unknown transfer
- * codings, bare CR or LF, and heads over the configured limits.  A fault is
+ * codings, bare CR or LF (in heads and chunked trailers), and heads over
+ * the configured limits.  A fault is
  * reported where it is in the stream, so that the status does not depend
  * on how the bytes were split into reads (tests/fuzz checks that).
  */
@@ -70,6 +71,8 @@ struct h1_parser {
 	bool ll_paused;		/* llhttp paused after the head */
 	bool started;
 	char last;		/* previous raw head byte, for the CR/LF check */
+	bool trailers;		/* in the trailer section of a chunked body */
+	bool line_empty;	/* ... and the current line is empty so far */
 	size_t head_bytes;
 	uint64_t remaining;	/* sized body */
 	size_t trailer_bytes;
@@ -507,6 +510,26 @@ on_body(llhttp_t *ll, const char *at, size_t n)
 	return 0;
 }
 
+/*
+ * After the last chunk comes the trailer section: field lines that
+ * llhttp 8 also ends at a bare LF, and folds ("0\r\n\nX" completed the
+ * body and left "X" as the next request).  Pause there, so that
+ * body_chunked() checks the section's line ends before llhttp sees them,
+ * as for a head.
+ */
+static int
+on_chunk_header(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (ll->content_length != 0)
+		return 0;
+	p->trailers = true;
+	p->last = '\n';
+	p->line_empty = true;
+	return HPE_PAUSED;
+}
+
 static int
 on_message_complete(llhttp_t *ll)
 {
@@ -529,6 +552,7 @@ static const llhttp_settings_t settings = {
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
+	.on_chunk_header = on_chunk_header,
 	.on_message_complete = on_message_complete,
 };
 
@@ -576,6 +600,8 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 	p->ll_paused = false;
 	p->started = false;
 	p->last = '\n';
+	p->trailers = false;
+	p->line_empty = false;
 	p->head_bytes = 0;
 	p->remaining = 0;
 	p->trailer_bytes = 0;
@@ -588,7 +614,8 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 
 /* A head's lines end in CRLF, nothing else, and none starts with white
  * space (obs-fold, which llhttp 8 accepts): both are where parsers in a
- * chain disagree, so they are refused whatever llhttp allows. */
+ * chain disagree, so they are refused whatever llhttp allows.  The same
+ * holds for the trailer section of a chunked body. */
 enum line_fault {
 	LINE_OK,
 	LINE_BARE,		/* CR not before LF, or LF not after CR */
@@ -598,6 +625,11 @@ enum line_fault {
 static const char *const head_faults[] = {
 	[LINE_BARE] = "bare CR or LF in the head",
 	[LINE_FOLD] = "line folding (obs-fold) in the head",
+};
+
+static const char *const trailer_faults[] = {
+	[LINE_BARE] = "bare CR or LF in the chunked trailer",
+	[LINE_FOLD] = "line folding (obs-fold) in the chunked trailer",
 };
 
 /* The first fault in s[0, n); *last is the byte before s and becomes the
@@ -747,6 +779,69 @@ room(struct evbuffer *out, size_t limit)
 	return have < limit ? limit - have : 0;
 }
 
+/*
+ * How much of s[0, n), in the trailer section, llhttp may have: up to the
+ * LF of the empty line that ends the section, or up to the first line-end
+ * fault (*f says which).
+ */
+static size_t
+trailer_scan(struct h1_parser *p, const char *s, size_t n, enum line_fault *f)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((*f = line_fault(&p->last, s + i, 1)) != LINE_OK)
+			return i;
+		if (s[i] == '\n') {
+			if (p->line_empty)
+				return i + 1;
+			p->line_empty = true;
+		} else if (s[i] != '\r')
+			p->line_empty = false;
+	}
+	return n;
+}
+
+/*
+ * Runs llhttp over the chunked body bytes s[0, n); *used says how many it
+ * took.  It goes on past the pause at the last chunk; in the trailer
+ * section llhttp only gets the bytes before a line-end fault, so that a
+ * fault is an error before the body is taken for complete (and the last
+ * chunk written).  Returns 0, or -1 with the error set.
+ */
+static int
+body_execute(struct h1_parser *p, const char *s, size_t n, size_t *used)
+{
+	size_t off = 0;
+
+	while (off < n && p->state == P_BODY) {
+		enum line_fault f = LINE_OK;
+		size_t len = n - off;
+		llhttp_errno_t err;
+
+		if (p->trailers)
+			len = trailer_scan(p, s + off, len, &f);
+		err = llhttp_execute(&p->ll, s + off, len);
+		if (err == HPE_OK)
+			off += len;
+		else if (err == HPE_PAUSED) {
+			off += (size_t)(llhttp_get_error_pos(&p->ll) - (s + off));
+			if (p->state == P_BODY)		/* at the last chunk */
+				llhttp_resume(&p->ll);
+		} else {
+			if (p->state != P_ERROR)
+				map_llhttp_error(p, err);
+			*used = off;
+			return -1;
+		}
+		if (f != LINE_OK && p->state == P_BODY) {
+			set_error(p, 400, trailer_faults[f]);
+			*used = off;
+			return -1;
+		}
+	}
+	*used = off;
+	return 0;
+}
+
 static enum h1_status
 body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
     bool out_chunked, size_t out_limit, uint64_t *payload)
@@ -773,7 +868,7 @@ body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
 		for (int i = 0; i < n && p->state == P_BODY; i++) {
 			const char *base = vec[i].iov_base;
 			size_t len = vec[i].iov_len, r = room(out, out_limit);
-			llhttp_errno_t err;
+			size_t used;
 
 			if (r == 0)
 				break;
@@ -781,18 +876,10 @@ body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
 			 * framing adds a few bytes; the limit is a watermark). */
 			if (len > r)
 				len = r;
-			err = llhttp_execute(&p->ll, base, len);
-			if (err == HPE_OK)
-				consumed += len;
-			else if (err == HPE_PAUSED && p->state == P_DONE)
-				consumed += (size_t)(llhttp_get_error_pos(&p->ll) - base);
-			else {
-				if (p->state != P_ERROR)
-					map_llhttp_error(p, err);
+			if (body_execute(p, base, len, &used) < 0)
 				rc = H1_ERROR;
-				break;
-			}
-			if (len < vec[i].iov_len)
+			consumed += used;
+			if (rc == H1_ERROR || len < vec[i].iov_len)
 				break;
 			more = i == n - 1 && n == 8;
 		}

@@ -1491,9 +1491,11 @@ static const struct bad bad_chunked[] = {
 	BAD("empty size", "\r\nhello\r\n0\r\n\r\n", 400),
 };
 
-START_TEST(bad_chunked_body)
+/* A chunked request body that must fail, fed whole (with a smuggled
+ * request behind it) and byte by byte. */
+static void
+check_bad_chunked(const struct bad *b)
 {
-	const struct bad *b = &bad_chunked[_i];
 	struct h1_parser *p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
 	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
 	uint64_t payload = 0;
@@ -1541,6 +1543,11 @@ START_TEST(bad_chunked_body)
 	evbuffer_free(in);
 	evbuffer_free(out);
 	h1_parser_free(p);
+}
+
+START_TEST(bad_chunked_body)
+{
+	check_bad_chunked(&bad_chunked[_i]);
 }
 END_TEST
 
@@ -2079,6 +2086,46 @@ START_TEST(same_status_however_read)
 }
 END_TEST
 
+/*
+ * llhttp 8 ends a chunked body's trailer section at a bare LF, and takes
+ * folded trailer lines: "0\r\n\n" and "0\r\nX: y\r\n\n" completed the
+ * body (the last chunk went upstream) and left what followed as the next
+ * request.  The trailer section's lines end in CRLF like a head's.
+ */
+static const struct bad trailer_line_cases[] = {
+	BAD("bare LF ending the trailer section", "5\r\nhello\r\n0\r\n\n", 400),
+	BAD("bare LF ending it after a field", "5\r\nhello\r\n0\r\nX: y\r\n\n", 400),
+	BAD("folded trailer field", "5\r\nhello\r\n0\r\nX: y\r\n z\r\n\r\n", 400),
+	BAD("bare CR in a trailer field", "5\r\nhello\r\n0\r\nX: y\rz\r\n\r\n", 400),
+	BAD("bare LF after the last chunk's extension",
+	    "5\r\nhello\r\n0;a=b\r\n\n", 400),
+};
+
+START_TEST(trailer_line_ends)
+{
+	check_bad_chunked(&trailer_line_cases[_i]);
+}
+END_TEST
+
+/* The same in a response: 502, and the last chunk never written. */
+START_TEST(response_trailer_line_ends)
+{
+	static const char r[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2\r\nhi\r\n0\r\n\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct h1_parser *p = resp_parser();
+	struct evbuffer *in = buf_str(r), *out = evbuffer_new();
+	uint64_t payload = 0;
+
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	ck_assert_int_eq(body_all(p, in, out, true, &payload), H1_ERROR);
+	ck_assert_uint_eq(h1_error_status(p), 502);
+	assert_buf_str(out, "2\r\nhi\r\n");
+	evbuffer_free(in);
+	evbuffer_free(out);
+	h1_parser_free(p);
+}
+END_TEST
+
 static Suite *
 h1_suite(void)
 {
@@ -2176,6 +2223,9 @@ h1_suite(void)
 	tc = tcase_create("fuzz");
 	tcase_add_loop_test(tc, same_status_however_read, 0,
 	    (int)(sizeof(read_order_cases) / sizeof(read_order_cases[0])));
+	tcase_add_loop_test(tc, trailer_line_ends, 0,
+	    (int)(sizeof(trailer_line_cases) / sizeof(trailer_line_cases[0])));
+	tcase_add_test(tc, response_trailer_line_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }
