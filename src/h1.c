@@ -5,8 +5,8 @@
  * per request.  llhttp's own checks are kept strict; on top of them this
  * file rejects what llhttp leaves to the application: a second Host,
  * Content-Length together with Transfer-Encoding, unknown transfer
- * codings, bare CR or LF (in heads and chunked trailers), and heads over
- * the configured limits.  A fault is
+ * codings, bare CR or LF (in heads and chunked trailers), controls in a
+ * reason phrase, and heads over the configured limits.  A fault is
  * reported where it is in the stream, so that the status does not depend
  * on how the bytes were split into reads (tests/fuzz checks that).
  */
@@ -350,6 +350,23 @@ is_idempotent(unsigned method)
 	}
 }
 
+/*
+ * reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4).  llhttp 8
+ * takes any byte but CR and LF there, and headers_write_response() passes
+ * the phrase on: a NUL or an ESC from an upstream would reach the client.
+ */
+static bool
+is_reason_phrase(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Fills p->head from the spans and decides the framing. */
 static int
 finish_head(struct h1_parser *p)
@@ -435,6 +452,10 @@ finish_head(struct h1_parser *p)
 		h->reason_len = p->reason.len;
 		if (h->status < 100 || h->status > 999) {
 			set_error(p, 502, "invalid response status");
+			return -1;
+		}
+		if (!is_reason_phrase(h->reason, h->reason_len)) {
+			set_error(p, 502, "control character in the reason phrase");
 			return -1;
 		}
 		if (h->status < 200 || h->status == 204 || h->status == 304 ||

@@ -2126,6 +2126,37 @@ START_TEST(response_trailer_line_ends)
 }
 END_TEST
 
+/*
+ * llhttp 8 takes any byte but CR and LF in a reason phrase, and
+ * headers_write_response() copies it to the client: a NUL or an ESC from
+ * an upstream reached the client.  RFC 9112 4 allows HTAB, SP, VCHAR and
+ * obs-text: anything else is a bad gateway.
+ */
+static const struct bad reason_cases[] = {
+	{ "NUL in the reason", "HTTP/1.1 200 O\0K\r\nContent-Length: 0\r\n\r\n", 39, 502 },
+	BAD("ESC in the reason", "HTTP/1.1 200 \x1b[2JOK\r\nContent-Length: 0\r\n\r\n", 502),
+	BAD("DEL in the reason", "HTTP/1.1 404 Not\x7f Found\r\nContent-Length: 0\r\n\r\n", 502),
+};
+
+START_TEST(reason_controls_refused)
+{
+	check_every_cut(H1_RESPONSE, &reason_cases[_i], MAX_HEAD, MAX_FIELDS);
+}
+END_TEST
+
+START_TEST(reason_text_kept)
+{
+	static const char r[] = "HTTP/1.1 200 Tr\xe8s\tbien\r\nContent-Length: 0\r\n\r\n";
+	struct h1_parser *p = resp_parser();
+	struct evbuffer *in = buf_str(r);
+
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	assert_span(h1_head(p)->reason, h1_head(p)->reason_len, "Tr\xe8s\tbien");
+	evbuffer_free(in);
+	h1_parser_free(p);
+}
+END_TEST
+
 static Suite *
 h1_suite(void)
 {
@@ -2226,6 +2257,9 @@ h1_suite(void)
 	tcase_add_loop_test(tc, trailer_line_ends, 0,
 	    (int)(sizeof(trailer_line_cases) / sizeof(trailer_line_cases[0])));
 	tcase_add_test(tc, response_trailer_line_ends);
+	tcase_add_loop_test(tc, reason_controls_refused, 0,
+	    (int)(sizeof(reason_cases) / sizeof(reason_cases[0])));
+	tcase_add_test(tc, reason_text_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }
