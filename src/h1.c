@@ -114,6 +114,10 @@ set_too_large(struct h1_parser *p)
 static int
 append(struct h1_parser *p, const char *at, size_t n)
 {
+	/* llhttp reports empty spans too ("CONNECT \r"): nothing to copy,
+	 * and buf may still be NULL, where even NULL + 0 is undefined. */
+	if (n == 0)
+		return 0;
 	if (p->len + n > p->max_head) {
 		set_too_large(p);
 		return -1;
@@ -373,6 +377,9 @@ finish_head(struct h1_parser *p)
 {
 	struct h1_head *h = &p->head;
 	llhttp_t *ll = &p->ll;
+	/* Before the first non-empty span buf is NULL, and NULL + 0 is
+	 * undefined: an empty target or reason points at "" then. */
+	const char *base = p->buf != NULL ? p->buf : "";
 	unsigned nhost = 0;
 	bool has_te;
 
@@ -385,9 +392,9 @@ finish_head(struct h1_parser *p)
 		p->capfields = p->cappf;
 	}
 	for (unsigned i = 0; i < p->npf; i++) {
-		p->fields[i].name = p->buf + p->pf[i].name.off;
+		p->fields[i].name = base + p->pf[i].name.off;
 		p->fields[i].name_len = p->pf[i].name.len;
-		p->fields[i].value = p->buf + p->pf[i].value.off;
+		p->fields[i].value = base + p->pf[i].value.off;
 		p->fields[i].value_len = p->pf[i].value.len;
 		if (!h1_is_token(p->fields[i].name, p->fields[i].name_len)) {
 			/* llhttp 8 lets "Name : value" through. */
@@ -420,7 +427,7 @@ finish_head(struct h1_parser *p)
 		h->method_head = ll->method == HTTP_HEAD;
 		h->method_connect = ll->method == HTTP_CONNECT;
 		h->method_idempotent = is_idempotent(ll->method);
-		h->target = p->buf + p->url.off;
+		h->target = base + p->url.off;
 		h->target_len = p->url.len;
 		if (h->target_len == 0) {
 			set_error(p, 400, "empty request target");
@@ -448,7 +455,7 @@ finish_head(struct h1_parser *p)
 			h->framing = H1_BODY_NONE;
 	} else {
 		h->status = ll->status_code;
-		h->reason = p->buf + p->reason.off;
+		h->reason = base + p->reason.off;
 		h->reason_len = p->reason.len;
 		if (h->status < 100 || h->status > 999) {
 			set_error(p, 502, "invalid response status");

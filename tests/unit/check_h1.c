@@ -2157,6 +2157,33 @@ START_TEST(reason_text_kept)
 }
 END_TEST
 
+/*
+ * A parser's head buffer is allocated by the first non-empty span: on a
+ * fresh parser an empty reason (or target) was NULL + 0, which is
+ * undefined (UBSan: "applying zero offset to null pointer"), and NULL
+ * where h1.h promises a string.  llhttp also reports empty spans
+ * ("CONNECT \r"), which went to memcpy() with a NULL destination.
+ */
+START_TEST(empty_spans_on_fresh_parser)
+{
+	struct h1_parser *p = resp_parser();
+	struct evbuffer *in = buf_str("HTTP/1.1 204\r\n\r\n");
+
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	ck_assert_ptr_nonnull(h1_head(p)->reason);
+	ck_assert_uint_eq(h1_head(p)->reason_len, 0);
+	ck_assert_uint_eq(h1_head(p)->status, 204);
+	evbuffer_free(in);
+	h1_parser_free(p);
+
+	p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
+	in = buf_str("CONNECT \r\nHost: a\r\n\r\n");
+	ck_assert_int_eq(h1_parse_head(p, in), H1_ERROR);
+	evbuffer_free(in);
+	h1_parser_free(p);
+}
+END_TEST
+
 static Suite *
 h1_suite(void)
 {
@@ -2260,6 +2287,7 @@ h1_suite(void)
 	tcase_add_loop_test(tc, reason_controls_refused, 0,
 	    (int)(sizeof(reason_cases) / sizeof(reason_cases[0])));
 	tcase_add_test(tc, reason_text_kept);
+	tcase_add_test(tc, empty_spans_on_fresh_parser);
 	suite_add_tcase(s, tc);
 	return s;
 }
