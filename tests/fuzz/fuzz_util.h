@@ -1,7 +1,8 @@
 /*
  * fuzz_util: what the fuzz targets share.  The loaders under fuzz_config
  * and fuzz_psk read a path, so their input is written to one file in a
- * private folder, on tmpfs when there is one, removed at exit.
+ * private folder, on tmpfs when there is one, removed at exit and by
+ * fz_die() (not after a sanitizer's report: /dev/shm/fuzz_* may be left).
  */
 #ifndef MCX_FUZZ_UTIL_H
 #define MCX_FUZZ_UTIL_H
