@@ -5,6 +5,7 @@
 #   . scripts/deps.sh
 #   deps_ensure build        # compile and run the demo
 #   deps_ensure test         # + what the integration tests use (nginx)
+#                            #   and the fuzzers (clang, libFuzzer)
 #   deps_ensure bench        # + load tools (haproxy, wrk)
 #   deps_ensure package      # build + what tests/package/check-deb.sh uses
 #                            #   (debhelper, lintian, systemd-analyze, ps)
@@ -15,7 +16,10 @@
 
 DEPS_BUILD="build-essential autoconf automake pkgconf|pkg-config libevent-dev
 libssl-dev libconfig-dev libsystemd-dev check node-llhttp curl openssl python3"
-DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh slowhttptest"
+# slowhttptest: 58-slow-clients; haproxy: 95-differential; clang and
+# libclang-rt-14-dev: the libFuzzer harnesses (tests/fuzz).
+DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh slowhttptest haproxy
+clang libclang-rt-14-dev"
 DEPS_BENCH="haproxy wrk"
 # systemd is only there for systemd-analyze (verify, security): nothing is
 # booted with it.  procps: ps.

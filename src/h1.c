@@ -5,7 +5,10 @@
  * per request.  llhttp's own checks are kept strict; on top of them this
  * file rejects what llhttp leaves to the application: a second Host,
  * Content-Length together with Transfer-Encoding, unknown transfer
- * codings, bare CR or LF, and heads over the configured limits.
+ * codings, bare CR or LF (in heads and chunked trailers), controls in a
+ * reason phrase, and heads over the configured limits.  A fault is
+ * reported where it is in the stream, so that the status does not depend
+ * on how the bytes were split into reads (tests/fuzz checks that).
  */
 #include <sys/uio.h>
 
@@ -61,12 +64,15 @@ struct h1_parser {
 	unsigned capfields;
 	struct span url, reason;
 	bool url_done;
+	bool too_many;		/* a field past max_fields has begun */
 
 	bool head_request;	/* response to HEAD */
 	bool headers_done;	/* on_headers_complete ran for this message */
 	bool ll_paused;		/* llhttp paused after the head */
 	bool started;
 	char last;		/* previous raw head byte, for the CR/LF check */
+	bool trailers;		/* in the trailer section of a chunked body */
+	bool line_empty;	/* ... and the current line is empty so far */
 	size_t head_bytes;
 	uint64_t remaining;	/* sized body */
 	size_t trailer_bytes;
@@ -108,6 +114,10 @@ set_too_large(struct h1_parser *p)
 static int
 append(struct h1_parser *p, const char *at, size_t n)
 {
+	/* llhttp reports empty spans too ("CONNECT \r"): nothing to copy,
+	 * and buf may still be NULL, where even NULL + 0 is undefined. */
+	if (n == 0)
+		return 0;
 	if (p->len + n > p->max_head) {
 		set_too_large(p);
 		return -1;
@@ -193,10 +203,19 @@ on_header_field(llhttp_t *ll, const char *at, size_t n)
 
 	if (p->headers_done)
 		return trailer_bytes(p, n);
+	if (p->too_many)
+		return 0;
 	if (p->tok != T_FIELD) {
+		/*
+		 * One field too many is refused when its name is complete
+		 * (on_header_field_complete), not here: this runs wherever a
+		 * read ended, so that a fault llhttp finds later in the name
+		 * was a 400 when the head came in one read and a 431 when it
+		 * came in two.
+		 */
 		if (p->npf == p->max_fields) {
-			set_error(p, 431, "too many header fields");
-			return -1;
+			p->too_many = true;
+			return 0;
 		}
 		if (p->npf == p->cappf) {
 			p->cappf = p->cappf ? p->cappf * 2 : 16;
@@ -213,6 +232,18 @@ on_header_field(llhttp_t *ll, const char *at, size_t n)
 	}
 	p->pf[p->npf - 1].name.len += n;
 	return append(p, at, n);
+}
+
+static int
+on_header_field_complete(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (p->too_many) {
+		set_error(p, 431, "too many header fields");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -323,12 +354,32 @@ is_idempotent(unsigned method)
 	}
 }
 
+/*
+ * reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4).  llhttp 8
+ * takes any byte but CR and LF there, and headers_write_response() passes
+ * the phrase on: a NUL or an ESC from an upstream would reach the client.
+ */
+static bool
+is_reason_phrase(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Fills p->head from the spans and decides the framing. */
 static int
 finish_head(struct h1_parser *p)
 {
 	struct h1_head *h = &p->head;
 	llhttp_t *ll = &p->ll;
+	/* Before the first non-empty span buf is NULL, and NULL + 0 is
+	 * undefined: an empty target or reason points at "" then. */
+	const char *base = p->buf != NULL ? p->buf : "";
 	unsigned nhost = 0;
 	bool has_te;
 
@@ -341,9 +392,9 @@ finish_head(struct h1_parser *p)
 		p->capfields = p->cappf;
 	}
 	for (unsigned i = 0; i < p->npf; i++) {
-		p->fields[i].name = p->buf + p->pf[i].name.off;
+		p->fields[i].name = base + p->pf[i].name.off;
 		p->fields[i].name_len = p->pf[i].name.len;
-		p->fields[i].value = p->buf + p->pf[i].value.off;
+		p->fields[i].value = base + p->pf[i].value.off;
 		p->fields[i].value_len = p->pf[i].value.len;
 		if (!h1_is_token(p->fields[i].name, p->fields[i].name_len)) {
 			/* llhttp 8 lets "Name : value" through. */
@@ -376,7 +427,7 @@ finish_head(struct h1_parser *p)
 		h->method_head = ll->method == HTTP_HEAD;
 		h->method_connect = ll->method == HTTP_CONNECT;
 		h->method_idempotent = is_idempotent(ll->method);
-		h->target = p->buf + p->url.off;
+		h->target = base + p->url.off;
 		h->target_len = p->url.len;
 		if (h->target_len == 0) {
 			set_error(p, 400, "empty request target");
@@ -404,10 +455,14 @@ finish_head(struct h1_parser *p)
 			h->framing = H1_BODY_NONE;
 	} else {
 		h->status = ll->status_code;
-		h->reason = p->buf + p->reason.off;
+		h->reason = base + p->reason.off;
 		h->reason_len = p->reason.len;
 		if (h->status < 100 || h->status > 999) {
 			set_error(p, 502, "invalid response status");
+			return -1;
+		}
+		if (!is_reason_phrase(h->reason, h->reason_len)) {
+			set_error(p, 502, "control character in the reason phrase");
 			return -1;
 		}
 		if (h->status < 200 || h->status == 204 || h->status == 304 ||
@@ -483,6 +538,26 @@ on_body(llhttp_t *ll, const char *at, size_t n)
 	return 0;
 }
 
+/*
+ * After the last chunk comes the trailer section: field lines that
+ * llhttp 8 also ends at a bare LF, and folds ("0\r\n\nX" completed the
+ * body and left "X" as the next request).  Pause there, so that
+ * body_chunked() checks the section's line ends before llhttp sees them,
+ * as for a head.
+ */
+static int
+on_chunk_header(llhttp_t *ll)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	if (ll->content_length != 0)
+		return 0;
+	p->trailers = true;
+	p->last = '\n';
+	p->line_empty = true;
+	return HPE_PAUSED;
+}
+
 static int
 on_message_complete(llhttp_t *ll)
 {
@@ -501,9 +576,11 @@ static const llhttp_settings_t settings = {
 	.on_url_complete = on_url_complete,
 	.on_status = on_status,
 	.on_header_field = on_header_field,
+	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
+	.on_chunk_header = on_chunk_header,
 	.on_message_complete = on_message_complete,
 };
 
@@ -545,11 +622,14 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 	p->url = (struct span){ 0, 0 };
 	p->reason = (struct span){ 0, 0 };
 	p->url_done = false;
+	p->too_many = false;
 	p->head_request = head_request;
 	p->headers_done = false;
 	p->ll_paused = false;
 	p->started = false;
 	p->last = '\n';
+	p->trailers = false;
+	p->line_empty = false;
 	p->head_bytes = 0;
 	p->remaining = 0;
 	p->trailer_bytes = 0;
@@ -562,26 +642,50 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 
 /* A head's lines end in CRLF, nothing else, and none starts with white
  * space (obs-fold, which llhttp 8 accepts): both are where parsers in a
- * chain disagree, so they are refused whatever llhttp allows. */
-static int
-check_line_ends(struct h1_parser *p, const char *s, size_t n)
-{
-	char last = p->last;
+ * chain disagree, so they are refused whatever llhttp allows.  The same
+ * holds for the trailer section of a chunked body. */
+enum line_fault {
+	LINE_OK,
+	LINE_BARE,		/* CR not before LF, or LF not after CR */
+	LINE_FOLD,		/* a line starting with SP or HTAB */
+};
 
+static const char *const head_faults[] = {
+	[LINE_BARE] = "bare CR or LF in the head",
+	[LINE_FOLD] = "line folding (obs-fold) in the head",
+};
+
+static const char *const trailer_faults[] = {
+	[LINE_BARE] = "bare CR or LF in the chunked trailer",
+	[LINE_FOLD] = "line folding (obs-fold) in the chunked trailer",
+};
+
+/* The first fault in s[0, n); *last is the byte before s and becomes the
+ * last byte looked at before a fault. */
+static enum line_fault
+line_fault(char *last, const char *s, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 
-		if ((c == '\n' && last != '\r') || (last == '\r' && c != '\n')) {
-			set_error(p, 400, "bare CR or LF in the head");
-			return -1;
-		}
-		if (last == '\n' && (c == ' ' || c == '\t')) {
-			set_error(p, 400, "line folding (obs-fold) in the head");
-			return -1;
-		}
-		last = c;
+		if ((c == '\n' && *last != '\r') || (*last == '\r' && c != '\n'))
+			return LINE_BARE;
+		if (*last == '\n' && (c == ' ' || c == '\t'))
+			return LINE_FOLD;
+		*last = c;
 	}
-	p->last = last;
+	return LINE_OK;
+}
+
+static int
+check_line_ends(struct h1_parser *p, const char *s, size_t n)
+{
+	enum line_fault f = line_fault(&p->last, s, n);
+
+	if (f != LINE_OK) {
+		set_error(p, 400, head_faults[f]);
+		return -1;
+	}
 	return 0;
 }
 
@@ -600,6 +704,31 @@ map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
 	set_error(p, status, llhttp_errno_name(err));
 }
 
+/*
+ * llhttp (or one of our callbacks) failed in base[0, len).  Faults are
+ * reported in the order of the stream, whatever the reads were: a line-end
+ * fault before the byte where llhttp stopped comes first (a read ending
+ * between the two would have reported it), so it decides the status.
+ * Without this, "POST /u\n..." was a 505 (llhttp takes HTTP/0.9) when
+ * read at once and a 400 (bare LF) when read in two parts.
+ */
+static void
+head_error(struct h1_parser *p, llhttp_errno_t err, const char *base,
+    size_t len)
+{
+	const char *at = llhttp_get_error_pos(&p->ll);
+	char last = p->last;
+	enum line_fault f;
+
+	if (at != NULL && at >= base && at <= base + len)
+		len = (size_t)(at - base);
+	if ((f = line_fault(&last, base, len)) != LINE_OK) {
+		p->err_status = 0;	/* it came first */
+		set_error(p, 400, head_faults[f]);
+	} else if (p->state != P_ERROR)
+		map_llhttp_error(p, err);
+}
+
 enum h1_status
 h1_parse_head(struct h1_parser *p, struct evbuffer *in)
 {
@@ -616,17 +745,24 @@ h1_parse_head(struct h1_parser *p, struct evbuffer *in)
 		n = 8;	/* the rest is parsed on the next call */
 	for (int i = 0; i < n; i++) {
 		const char *base = vec[i].iov_base;
+		/* head_bytes <= max_head here.  llhttp gets at most one byte
+		 * past the limit, so that a head over it fails at that byte
+		 * however it was read: fed whole, llhttp went on and reported
+		 * a later fault (a 400 where two reads gave 431), or had left
+		 * the target (431 where two reads gave 414). */
+		size_t len = vec[i].iov_len, left = p->max_head + 1 - p->head_bytes;
 		llhttp_errno_t err;
 		size_t used;
 
-		err = llhttp_execute(&p->ll, base, vec[i].iov_len);
+		if (len > left)
+			len = left;
+		err = llhttp_execute(&p->ll, base, len);
 		if (err == HPE_OK)
-			used = vec[i].iov_len;
+			used = len;
 		else if (err == HPE_PAUSED && p->headers_done)
 			used = (size_t)(llhttp_get_error_pos(&p->ll) - base);
 		else {
-			if (p->state != P_ERROR)
-				map_llhttp_error(p, err);
+			head_error(p, err, base, len);
 			return H1_ERROR;
 		}
 		if (check_line_ends(p, base, used) < 0)
@@ -671,6 +807,69 @@ room(struct evbuffer *out, size_t limit)
 	return have < limit ? limit - have : 0;
 }
 
+/*
+ * How much of s[0, n), in the trailer section, llhttp may have: up to the
+ * LF of the empty line that ends the section, or up to the first line-end
+ * fault (*f says which).
+ */
+static size_t
+trailer_scan(struct h1_parser *p, const char *s, size_t n, enum line_fault *f)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((*f = line_fault(&p->last, s + i, 1)) != LINE_OK)
+			return i;
+		if (s[i] == '\n') {
+			if (p->line_empty)
+				return i + 1;
+			p->line_empty = true;
+		} else if (s[i] != '\r')
+			p->line_empty = false;
+	}
+	return n;
+}
+
+/*
+ * Runs llhttp over the chunked body bytes s[0, n); *used says how many it
+ * took.  It goes on past the pause at the last chunk; in the trailer
+ * section llhttp only gets the bytes before a line-end fault, so that a
+ * fault is an error before the body is taken for complete (and the last
+ * chunk written).  Returns 0, or -1 with the error set.
+ */
+static int
+body_execute(struct h1_parser *p, const char *s, size_t n, size_t *used)
+{
+	size_t off = 0;
+
+	while (off < n && p->state == P_BODY) {
+		enum line_fault f = LINE_OK;
+		size_t len = n - off;
+		llhttp_errno_t err;
+
+		if (p->trailers)
+			len = trailer_scan(p, s + off, len, &f);
+		err = llhttp_execute(&p->ll, s + off, len);
+		if (err == HPE_OK)
+			off += len;
+		else if (err == HPE_PAUSED) {
+			off += (size_t)(llhttp_get_error_pos(&p->ll) - (s + off));
+			if (p->state == P_BODY)		/* at the last chunk */
+				llhttp_resume(&p->ll);
+		} else {
+			if (p->state != P_ERROR)
+				map_llhttp_error(p, err);
+			*used = off;
+			return -1;
+		}
+		if (f != LINE_OK && p->state == P_BODY) {
+			set_error(p, 400, trailer_faults[f]);
+			*used = off;
+			return -1;
+		}
+	}
+	*used = off;
+	return 0;
+}
+
 static enum h1_status
 body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
     bool out_chunked, size_t out_limit, uint64_t *payload)
@@ -697,7 +896,7 @@ body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
 		for (int i = 0; i < n && p->state == P_BODY; i++) {
 			const char *base = vec[i].iov_base;
 			size_t len = vec[i].iov_len, r = room(out, out_limit);
-			llhttp_errno_t err;
+			size_t used;
 
 			if (r == 0)
 				break;
@@ -705,18 +904,10 @@ body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
 			 * framing adds a few bytes; the limit is a watermark). */
 			if (len > r)
 				len = r;
-			err = llhttp_execute(&p->ll, base, len);
-			if (err == HPE_OK)
-				consumed += len;
-			else if (err == HPE_PAUSED && p->state == P_DONE)
-				consumed += (size_t)(llhttp_get_error_pos(&p->ll) - base);
-			else {
-				if (p->state != P_ERROR)
-					map_llhttp_error(p, err);
+			if (body_execute(p, base, len, &used) < 0)
 				rc = H1_ERROR;
-				break;
-			}
-			if (len < vec[i].iov_len)
+			consumed += used;
+			if (rc == H1_ERROR || len < vec[i].iov_len)
 				break;
 			more = i == n - 1 && n == 8;
 		}

@@ -1,4 +1,6 @@
 /* psk: pre-shared key files (see psk.h). */
+#include <sys/types.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,17 +74,27 @@ psk_load(const char *path, struct errlist *errs)
 {
 	struct psk_table *t;
 	FILE *f = fopen(path, "r");
-	char line[512];
+	/*
+	 * Whole lines, however long: fgets() into a fixed buffer cut a long
+	 * line in two, and the tail of a long comment was read as a line of
+	 * its own (a "retired" key in a comment became a key).  The buffer
+	 * starts larger than any valid line, so getline() only moves it, and
+	 * leaves an unwiped copy behind, for lines that are no key anyway.
+	 */
+	size_t cap = 1024;
+	char *line = xmalloc(cap);
+	ssize_t got;
 	unsigned before = errs->count;
 	int lineno = 0;
 
 	if (f == NULL) {
 		errlist_add(errs, path, 0, "cannot read PSK file: %s", strerror(errno));
+		free(line);
 		return NULL;
 	}
 	t = xcalloc(1, sizeof(*t));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t n = strlen(line);
+	while ((got = getline(&line, &cap, f)) != -1) {
+		size_t n = (size_t)got;
 		struct psk_entry e = { 0 };
 		const char *err;
 
@@ -92,6 +104,12 @@ psk_load(const char *path, struct errlist *errs)
 			line[--n] = '\0';
 		if (n == 0 || line[0] == '#')
 			continue;
+		/* The line is parsed as a C string: a NUL would silently
+		 * drop the rest of it. */
+		if (memchr(line, '\0', n) != NULL) {
+			errlist_add(errs, path, lineno, "NUL byte in the line");
+			continue;
+		}
 		if ((err = parse_line(line, &e)) != NULL) {
 			errlist_add(errs, path, lineno, "%s", err);
 			continue;
@@ -107,7 +125,8 @@ psk_load(const char *path, struct errlist *errs)
 		t->v[t->n++] = e;
 		OPENSSL_cleanse(&e, sizeof(e));
 	}
-	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(line, cap);
+	free(line);
 	fclose(f);
 	if (t->n == 0 && errs->count == before)
 		errlist_add(errs, path, lineno, "no \"identity:hexkey\" line");

@@ -10,13 +10,17 @@
 #      runs lintian, installs it with dpkg -i, runs the installed binary,
 #      checks the units with systemd-analyze verify, and purges it (root;
 #      without root it fails when CI=true and is skipped otherwise)
+#   7. fuzz: tests/fuzz/run.sh builds the libFuzzer harnesses in build/fuzz
+#      (clang, ASan + UBSan) and runs each for FUZZ_SECONDS (20) on a copy
+#      of its seed corpus
 #
 # Every stage runs even when an earlier one failed; the exit status is 0 only
 # when all passed.  The last line is "N passed, N failed", summed over the
 # automake test-suite summaries (# PASS, and # FAIL + # ERROR + # XPASS); a
 # stage that fails outside its test suite (configure, build, dist) counts as
 # one failure; the package stage adds its checks the same way (one per
-# check).  Environment: MAKE_JOBS (2).
+# check), and the fuzz stage one per fuzzer.  Environment: MAKE_JOBS (2),
+# FUZZ_SECONDS (20).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -134,6 +138,25 @@ else
 	status=1
 fi
 
+# tally LOG RC WHAT: a script that prints its own test-suite summary
+# (package, fuzz): its checks go to the totals; it failed when one did,
+# when it printed no summary, or when it exited non-zero past its checks
+# (killed, cleanup), each of the last two counting one failure.
+tally() {
+	local log=$1 rc=$2 what=$3
+	if ! count "$log"; then
+		grep -q '^# TOTAL:' "$log" || failed=$((failed + 1))
+		rc=1
+	elif [[ $rc -ne 0 ]]; then
+		failed=$((failed + 1))
+	fi
+	if [[ $rc -ne 0 ]]; then
+		[[ $2 -ne 124 ]] || echo "run-all: $what timed out"
+		echo "run-all: $what failed"
+		status=1
+	fi
+}
+
 say "package: build, lintian, dpkg -i, run, systemd-analyze, purge"
 rc=0
 # Bounded: about a minute on 2 cores; timeout signals the whole process
@@ -143,19 +166,17 @@ timeout --kill-after=60 1200 bash "$top/tests/package/check-deb.sh" 2>&1 |
 if [[ $rc -eq 77 ]]; then
 	echo "run-all: package checks skipped (reason above)"
 else
-	if ! count "$logdir/package.log"; then
-		grep -q '^# TOTAL:' "$logdir/package.log" || failed=$((failed + 1))
-		rc=1
-	elif [[ $rc -ne 0 ]]; then
-		# Its checks passed but the script did not (killed, cleanup).
-		failed=$((failed + 1))
-	fi
-	if [[ $rc -ne 0 ]]; then
-		[[ $rc -ne 124 ]] || echo "run-all: package checks timed out"
-		echo "run-all: package checks failed"
-		status=1
-	fi
+	tally "$logdir/package.log" "$rc" "package checks"
 fi
+
+fuzz_secs=${FUZZ_SECONDS:-20}
+say "fuzz: tests/fuzz/run.sh $fuzz_secs (each fuzzer, libFuzzer with ASan + UBSan)"
+rc=0
+# Bounded: the build and four runs of $fuzz_secs seconds take about two
+# minutes on 2 cores; each run stops itself (-max_total_time, -timeout).
+timeout --kill-after=30 900 bash "$top/tests/fuzz/run.sh" "$fuzz_secs" 2>&1 |
+    tee "$logdir/fuzz.log" || rc=$?
+tally "$logdir/fuzz.log" "$rc" "fuzz stage (its inputs and logs: build/fuzz/work)"
 
 say "summary"
 echo "$passed passed, $failed failed"

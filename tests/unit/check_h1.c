@@ -1491,9 +1491,11 @@ static const struct bad bad_chunked[] = {
 	BAD("empty size", "\r\nhello\r\n0\r\n\r\n", 400),
 };
 
-START_TEST(bad_chunked_body)
+/* A chunked request body that must fail, fed whole (with a smuggled
+ * request behind it) and byte by byte. */
+static void
+check_bad_chunked(const struct bad *b)
 {
-	const struct bad *b = &bad_chunked[_i];
 	struct h1_parser *p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
 	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
 	uint64_t payload = 0;
@@ -1541,6 +1543,11 @@ START_TEST(bad_chunked_body)
 	evbuffer_free(in);
 	evbuffer_free(out);
 	h1_parser_free(p);
+}
+
+START_TEST(bad_chunked_body)
+{
+	check_bad_chunked(&bad_chunked[_i]);
 }
 END_TEST
 
@@ -2000,6 +2007,183 @@ START_TEST(chunked_split_after_size_line)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* found by the fuzzers (tests/fuzz); their inputs are seeds in
+ * tests/fuzz/corpus/request and tests/fuzz/corpus/response, regress-* */
+
+/*
+ * The same bytes get the same answer however they are read: b fed cut in
+ * two at every position, each time to a fresh parser, and then whole and
+ * byte by byte (check_bad), always ends in H1_ERROR with b's status.
+ */
+static void
+check_every_cut(enum h1_kind kind, const struct bad *b, size_t max_head,
+    unsigned max_fields)
+{
+	size_t len = b->len ? b->len : strlen(b->msg);
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct h1_parser *p = h1_parser_new(kind, max_head, max_fields);
+		struct evbuffer *in = evbuffer_new();
+		enum h1_status st;
+
+		evbuffer_add(in, b->msg, cut);
+		st = h1_parse_head(p, in);
+		if (st == H1_AGAIN) {
+			evbuffer_add(in, b->msg + cut, len - cut);
+			st = h1_parse_head(p, in);
+		}
+		ck_assert_msg(st == H1_ERROR && h1_error_status(p) == b->status,
+		    "%s, cut at %zu: %d, status %u (%s), wanted %u", b->name, cut,
+		    st, h1_error_status(p), h1_error_reason(p), b->status);
+		evbuffer_free(in);
+		h1_parser_free(p);
+	}
+	check_bad(kind, b, max_head, max_fields);
+}
+
+struct bad_with_limits {
+	struct bad b;
+	size_t max_head;
+	unsigned max_fields;
+};
+
+/*
+ * Heads whose status depended on how they were read.  h1 now reports the
+ * fault that comes first in the stream.
+ */
+static const struct bad_with_limits read_order_cases[] = {
+	/* llhttp takes "POST /u" for HTTP/0.9: whole, finish_head() refused
+	 * the version (505) before the bare LF, earlier in the head, was
+	 * looked at; in two reads the LF came first (400). */
+	{ BAD("HTTP/0.9 request line, bare LF", "POST /u\nHost: a\r\n\r\n", 400),
+	    MAX_HEAD, MAX_FIELDS },
+	/* Over max_head (64) inside X-Long: whole, llhttp went on and
+	 * refused the space in "Bad Name" (400); in two reads, 431. */
+	{ BAD("over max_head, then a bad name", "GET /a HTTP/1.1\r\nHost: a\r\n"
+	    "X-Long: 0123456789012345678901234567890\r\nBad Name: x\r\n\r\n", 431),
+	    64, MAX_FIELDS },
+	/* The target alone is over max_head (64): whole, the limit was
+	 * only seen once "Host" was copied, target complete (431); byte by
+	 * byte, inside the target (414). */
+	{ BAD("target over max_head", "GET /0123456789012345678901234567890123456789"
+	    "012345678901234567890 HTTP/1.1\r\nHost: a\r\n\r\n", 414), 64, MAX_FIELDS },
+	/* A fourth field with max_fields 3, with a space in its name:
+	 * whole, llhttp's 400 came before on_header_field() ran; cut inside
+	 * the name, on_header_field() ran first (431).  The bad byte comes
+	 * before the name is complete, so 400. */
+	{ BAD("field past max_fields, bad name", "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "A: 1\r\nB: 2\r\nBad Name: x\r\n\r\n", 400), MAX_HEAD, 3 },
+	{ BAD("field past max_fields", "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "A: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431), MAX_HEAD, 3 },
+};
+
+START_TEST(same_status_however_read)
+{
+	const struct bad_with_limits *c = &read_order_cases[_i];
+
+	check_every_cut(H1_REQUEST, &c->b, c->max_head, c->max_fields);
+}
+END_TEST
+
+/*
+ * llhttp 8 ends a chunked body's trailer section at a bare LF, and takes
+ * folded trailer lines: "0\r\n\n" and "0\r\nX: y\r\n\n" completed the
+ * body (the last chunk went upstream) and left what followed as the next
+ * request.  The trailer section's lines end in CRLF like a head's.
+ */
+static const struct bad trailer_line_cases[] = {
+	BAD("bare LF ending the trailer section", "5\r\nhello\r\n0\r\n\n", 400),
+	BAD("bare LF ending it after a field", "5\r\nhello\r\n0\r\nX: y\r\n\n", 400),
+	BAD("folded trailer field", "5\r\nhello\r\n0\r\nX: y\r\n z\r\n\r\n", 400),
+	BAD("bare CR in a trailer field", "5\r\nhello\r\n0\r\nX: y\rz\r\n\r\n", 400),
+	BAD("bare LF after the last chunk's extension",
+	    "5\r\nhello\r\n0;a=b\r\n\n", 400),
+};
+
+START_TEST(trailer_line_ends)
+{
+	check_bad_chunked(&trailer_line_cases[_i]);
+}
+END_TEST
+
+/* The same in a response: 502, and the last chunk never written. */
+START_TEST(response_trailer_line_ends)
+{
+	static const char r[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2\r\nhi\r\n0\r\n\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct h1_parser *p = resp_parser();
+	struct evbuffer *in = buf_str(r), *out = evbuffer_new();
+	uint64_t payload = 0;
+
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	ck_assert_int_eq(body_all(p, in, out, true, &payload), H1_ERROR);
+	ck_assert_uint_eq(h1_error_status(p), 502);
+	assert_buf_str(out, "2\r\nhi\r\n");
+	evbuffer_free(in);
+	evbuffer_free(out);
+	h1_parser_free(p);
+}
+END_TEST
+
+/*
+ * llhttp 8 takes any byte but CR and LF in a reason phrase, and
+ * headers_write_response() copies it to the client: a NUL or an ESC from
+ * an upstream reached the client.  RFC 9112 4 allows HTAB, SP, VCHAR and
+ * obs-text: anything else is a bad gateway.
+ */
+static const struct bad reason_cases[] = {
+	{ "NUL in the reason", "HTTP/1.1 200 O\0K\r\nContent-Length: 0\r\n\r\n", 39, 502 },
+	BAD("ESC in the reason", "HTTP/1.1 200 \x1b[2JOK\r\nContent-Length: 0\r\n\r\n", 502),
+	BAD("DEL in the reason", "HTTP/1.1 404 Not\x7f Found\r\nContent-Length: 0\r\n\r\n", 502),
+};
+
+START_TEST(reason_controls_refused)
+{
+	check_every_cut(H1_RESPONSE, &reason_cases[_i], MAX_HEAD, MAX_FIELDS);
+}
+END_TEST
+
+START_TEST(reason_text_kept)
+{
+	static const char r[] = "HTTP/1.1 200 Tr\xe8s\tbien\r\nContent-Length: 0\r\n\r\n";
+	struct h1_parser *p = resp_parser();
+	struct evbuffer *in = buf_str(r);
+
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	assert_span(h1_head(p)->reason, h1_head(p)->reason_len, "Tr\xe8s\tbien");
+	evbuffer_free(in);
+	h1_parser_free(p);
+}
+END_TEST
+
+/*
+ * A parser's head buffer is allocated by the first non-empty span: on a
+ * fresh parser an empty reason (or target) was NULL + 0, which is
+ * undefined (UBSan: "applying zero offset to null pointer"), and NULL
+ * where h1.h promises a string.  llhttp also reports empty spans
+ * ("CONNECT \r"), which went to memcpy() with a NULL destination.
+ */
+START_TEST(empty_spans_on_fresh_parser)
+{
+	struct h1_parser *p = resp_parser();
+	struct evbuffer *in = buf_str("HTTP/1.1 204\r\n\r\n");
+
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	ck_assert_ptr_nonnull(h1_head(p)->reason);
+	ck_assert_uint_eq(h1_head(p)->reason_len, 0);
+	ck_assert_uint_eq(h1_head(p)->status, 204);
+	evbuffer_free(in);
+	h1_parser_free(p);
+
+	p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
+	in = buf_str("CONNECT \r\nHost: a\r\n\r\n");
+	ck_assert_int_eq(h1_parse_head(p, in), H1_ERROR);
+	evbuffer_free(in);
+	h1_parser_free(p);
+}
+END_TEST
+
 static Suite *
 h1_suite(void)
 {
@@ -2092,6 +2276,18 @@ h1_suite(void)
 	tcase_add_loop_test(tc, malformed_request_line_400, 0,
 	    (int)(sizeof(request_line_cases) / sizeof(request_line_cases[0])));
 	tcase_add_test(tc, chunked_many_chains_one_call);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fuzz");
+	tcase_add_loop_test(tc, same_status_however_read, 0,
+	    (int)(sizeof(read_order_cases) / sizeof(read_order_cases[0])));
+	tcase_add_loop_test(tc, trailer_line_ends, 0,
+	    (int)(sizeof(trailer_line_cases) / sizeof(trailer_line_cases[0])));
+	tcase_add_test(tc, response_trailer_line_ends);
+	tcase_add_loop_test(tc, reason_controls_refused, 0,
+	    (int)(sizeof(reason_cases) / sizeof(reason_cases[0])));
+	tcase_add_test(tc, reason_text_kept);
+	tcase_add_test(tc, empty_spans_on_fresh_parser);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,8 +16,9 @@
 
 static char path[64];
 
+/* Writes len bytes of text, NULs included, to a new file at path. */
 static void
-write_file(const char *text)
+write_bytes(const char *text, size_t len)
 {
 	int fd;
 	FILE *f;
@@ -26,8 +27,14 @@ write_file(const char *text)
 	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	f = fdopen(fd, "w");
-	fputs(text, f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
 	fclose(f);
+}
+
+static void
+write_file(const char *text)
+{
+	write_bytes(text, strlen(text));
 }
 
 START_TEST(good_file)
@@ -103,6 +110,58 @@ START_TEST(empty_and_missing)
 }
 END_TEST
 
+/* Loading len bytes of text fails with one error, "PATH:want". */
+static void
+expect_one_error(const char *text, size_t len, const char *want)
+{
+	struct errlist errs = { 0 };
+	char line[160];
+
+	write_bytes(text, len);
+	ck_assert_ptr_null(psk_load(path, &errs));
+	ck_assert_uint_eq(errs.count, 1);
+	snprintf(line, sizeof(line), "%s:%s", path, want);
+	ck_assert_msg(strstr(errs.text, line) != NULL, "%s", errs.text);
+	errlist_fini(&errs);
+	unlink(path);
+}
+
+/*
+ * Found by fuzz_psk (its reference reading of the format; the inputs are
+ * seeds in tests/fuzz/corpus/psk).  psk_load() read lines with fgets()
+ * into 512 bytes: a longer line was cut, and its tail read as a line of
+ * its own, so a key quoted at the end of a long comment became a key; a
+ * NUL ended a line early and the rest of it was ignored.
+ */
+START_TEST(long_and_nul_lines)
+{
+	static const char nul[] = "# ok\0 in a comment\nalice:" KEY32 "\0junk\n";
+	struct errlist errs = { 0 };
+	struct psk_table *t;
+	char text[1200];
+	size_t len = 0;
+
+	/* A comment whose key starts at byte 512, where fgets() cut. */
+	memset(text, 0, sizeof(text));
+	strcpy(text, "# retired: ");
+	memset(text + strlen(text), '-', 511 - strlen(text));
+	strcat(text, "eve:" KEY32 "\nalice:" KEY32 "\n");
+	write_file(text);
+	t = psk_load(path, &errs);
+	ck_assert_msg(t != NULL, "%s", errs.text ? errs.text : "");
+	ck_assert_ptr_null(psk_find(t, "eve", 3, &len));
+	ck_assert_ptr_nonnull(psk_find(t, "alice", 5, &len));
+	psk_free(t);
+	unlink(path);
+
+	/* A key line past 512 bytes is refused whole, as one line. */
+	snprintf(text, sizeof(text), "bob:%0600d\nalice:" KEY32 "\n", 0);
+	expect_one_error(text, strlen(text), "1: the key must be");
+	/* "alice:KEY\0junk": refused, not read as "alice:KEY". */
+	expect_one_error(nul, sizeof(nul) - 1, "2: NUL byte in the line\n");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -114,6 +173,7 @@ main(void)
 	tcase_add_test(tc, good_file);
 	tcase_add_test(tc, bad_lines);
 	tcase_add_test(tc, empty_and_missing);
+	tcase_add_test(tc, long_and_nul_lines);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
