@@ -315,6 +315,7 @@ exchange_pump_request(struct session *s)
 	switch (h1_body(s->req, bufferevent_get_input(s->bev),
 	    bufferevent_get_output(ub), true, OUT_HIGH, &x->req_bytes)) {
 	case H1_AGAIN:
+		session_input_consumed(s);
 		break;
 	case H1_DONE:
 		x->req = RQ_DONE;

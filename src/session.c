@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -310,6 +311,9 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 		/* The last request's generation reference goes with it. */
 		worker_gen_put(s->w, x->g);
 		memset(x, 0, sizeof(*x));
+		/* Where the request ends is unknown: more of it may come, so
+		 * the close lingers (see linger()). */
+		x->req = RQ_BODY;
 		clock_gettime(CLOCK_MONOTONIC, &x->t_start);
 		x->upstream_ms = -1;
 		x->close_after = true;
@@ -382,6 +386,27 @@ session_keep_alive(struct session *s)
 	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
 		bufferevent_trigger(s->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 		    BEV_TRIG_DEFER_CALLBACKS);
+	else
+		session_input_consumed(s);
+}
+
+/*
+ * bufferevent_openssl reads the socket only when it is readable.  When the
+ * input watermark suspended reading in the middle of a TLS record, the rest
+ * of that record's plaintext waits inside OpenSSL while the socket, already
+ * drained, never becomes readable again: a client whose last pipelined
+ * requests (or last body bytes) are in that record would wait for ever.
+ * So once input was consumed, a read is forced while OpenSSL holds bytes.
+ */
+void
+session_input_consumed(struct session *s)
+{
+	SSL *ssl = client_ssl(s);
+
+	if (ssl != NULL && SSL_has_pending(ssl) &&
+	    (bufferevent_get_enabled(s->bev) & EV_READ) &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) < IN_HIGH)
+		event_active(&s->bev->ev_read, EV_READ, 1);
 }
 
 void
@@ -394,6 +419,7 @@ session_process_head(struct session *s)
 
 	switch (h1_parse_head(s->req, in)) {
 	case H1_AGAIN:
+		session_input_consumed(s);
 		return;
 	case H1_ERROR:
 		s->x.close_after = true;

@@ -128,6 +128,9 @@ void	session_process_head(struct session *);
  * request (or take the pipelined one already buffered). */
 void	session_keep_alive(struct session *);
 void	session_start_drain(struct session *);
+/* The session took bytes from its input: make sure none stays stuck in
+ * OpenSSL (see session.c). */
+void	session_input_consumed(struct session *);
 /* The response is half sent and cannot be finished: flush what is queued,
  * then close so that the cut cannot pass for a complete response. */
 void	session_abort(struct session *, const char *detail);

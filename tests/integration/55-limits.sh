@@ -17,6 +17,10 @@
 #     head trickled in 5-byte pieces every 200 ms -> 408 after about 1 s
 #     too (the deadline is for the whole head, not per read); a connection
 #     that sends nothing is closed after about 1 s without a response
+#   20000 pipelined GETs sent without reading (another instance): RSS
+#     stays flat, then all 20000 responses arrive (a head split across the
+#     TLS record where the input watermark stopped reading no longer
+#     stalls)
 #   limits.max_connections_per_source = 2 (another instance): a 3rd
 #     connection from 127.0.0.1 is closed before the handshake, 127.0.0.2 is
 #     served, and 127.0.0.1 again once one of its own closed; /metrics
@@ -380,4 +384,81 @@ expect_file_match "$TMP/proxy.log" 'max_connections_per_source \(2\) reached' "p
 refused=$(metric 'mcxproxy_client_connections_refused_total{reason="max_connections_per_source"}')
 expect_match "$refused" '^[1-9][0-9]*$' "per-source refusals in /metrics"
 say "max_connections_per_source: $(tr '\n' '|' <"$TMP/persource.out")"
+stop_proxy
+
+# ---- pipelined requests from a client that does not read --------------------------------
+# 20000 pipelined GETs (0.9 MB) sent while no response is read: the proxy
+# takes them one at a time and stops reading once IN_HIGH is queued in and
+# OUT_HIGH out (the kernel's socket buffers hold the rest), so its resident
+# memory barely moves; then the client reads, and every response arrives.
+PROXY_PORT=$(free_port)
+write_conf pipeline.conf <<EOF2
+domain = "mcx.own.example";
+workers = 1;
+log = { level = "warn"; access = "off"; };
+listeners = (
+  { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
+    tls = { certificate = "$PKI/proxy-chain.pem"; key = "$PKI/proxy.key"; }; }
+);
+servers = (
+  { name = "gms"; hosts = ["gms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; }
+);
+EOF2
+start_proxy "$CONF"
+rss_before=$(awk '/^VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
+python3 - "$PROXY_PORT" "$H" "$PKI/ca.pem" "/proc/$PROXY_PID/status" >"$TMP/pipeline.out" 2>&1 <<'EOF' ||
+import select, socket, ssl, sys, time
+port, host, ca, status = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+N = 20000
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=60),
+                    server_hostname=host)
+one = b"GET /p HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode()
+s.setblocking(False)
+data, sent, peak = one * N, 0, 0
+end = time.monotonic() + 20
+# Send until the proxy stops taking bytes for a while (it stopped reading).
+stalled = 0
+while sent < len(data) and time.monotonic() < end:
+    try:
+        sent += s.send(data[sent:sent + 65536])
+        stalled = 0
+    except (ssl.SSLWantWriteError, BlockingIOError):
+        stalled += 1
+        if stalled > 40:
+            break
+        time.sleep(0.05)
+with open(status) as f:
+    rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS")][0]
+print("sent %d of %d bytes without reading a response; RSS %d KiB" % (sent, len(data), rss))
+# Now read: every response comes, in order, while the rest is sent (one
+# thread: an SSL object is not shared between threads).
+got, buf = 0, b""
+t0 = time.monotonic()
+end = t0 + 120
+while got < N and time.monotonic() < end:
+    if sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + 65536])
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+            pass
+    try:
+        d = s.recv(1 << 20)
+    except (ssl.SSLWantReadError, BlockingIOError):
+        select.select([s], [s] if sent < len(data) else [], [], 0.1)
+        continue
+    if not d:
+        break
+    # A match cannot lie wholly in the 14 bytes kept: none counts twice.
+    chunk = buf + d
+    got += chunk.count(b"HTTP/1.1 200 OK")
+    buf = chunk[-14:]
+print("responses %d of %d in %.1f s" % (got, N, time.monotonic() - t0))
+sys.exit(0 if got == N else 1)
+EOF
+    fail "pipelining: $(cat "$TMP/pipeline.out")"
+say "pipelining: $(tr '\n' ' ' <"$TMP/pipeline.out")"
+rss_during=$(sed -n 's/.*RSS \([0-9]*\) KiB.*/\1/p' "$TMP/pipeline.out")
+[ "$rss_during" -lt $((rss_before + 16384)) ] ||
+    fail "pipelining: RSS grew from $rss_before to $rss_during KiB while the client did not read"
 stop_proxy
