@@ -211,22 +211,22 @@ listener_sockets_open(const struct config *cfg, const struct config *old,
 				    c->address, c->line);
 				goto fail;
 			}
-			fds[i * nworkers + k] = fd;
+			fds[k * cfg->nlisteners + i] = fd;
 		}
 	}
 	return fds;
 fail:
 	listener_sockets_close(fds, n);
+	free(fds);
 	return NULL;
 }
 
 void
-listener_sockets_close(int *fds, size_t n)
+listener_sockets_close(const int *fds, size_t n)
 {
 	for (size_t i = 0; fds != NULL && i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	free(fds);
 }
 
 struct listener *

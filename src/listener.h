@@ -20,7 +20,7 @@ struct listener;
  * The main thread opens every listening socket, at start and on reload,
  * so that a port that cannot be bound fails the start (before privileges
  * are dropped) or the reload (the running configuration keeps serving)
- * rather than a worker.  Returns fds[i * nworkers + k], worker k's socket
+ * rather than a worker.  Returns fds[k * nlisteners + i], worker k's socket
  * for listener i of cfg, or -1 where old (the running configuration, or
  * NULL) listens on the same address already: the workers keep that socket,
  * so its accept queues, and the connections waiting in them, carry over.
@@ -28,8 +28,8 @@ struct listener;
  */
 int	*listener_sockets_open(const struct config *cfg,
 	    const struct config *old, unsigned nworkers);
-/* Closes the sockets of fds (n entries; -1 skipped) and frees fds. */
-void	listener_sockets_close(int *fds, size_t n);
+/* Closes the sockets of fds (n entries; -1 skipped). */
+void	listener_sockets_close(const int *fds, size_t n);
 bool	listener_same_address(const struct listener_conf *,
 	    const struct listener_conf *);
 

@@ -179,16 +179,10 @@ start_reload(struct main_state *m)
 		    "configuration serving");
 		return;
 	}
-	/* Worker k's sockets are fds[i * nworkers + k]; each gets its own
-	 * row (-1 where the address is kept). */
-	for (unsigned k = 0; k < m->nworkers; k++) {
-		int *row = xcalloc(rt->cfg->nlisteners + 1, sizeof(*row));
-
-		for (size_t i = 0; i < rt->cfg->nlisteners; i++)
-			row[i] = fds[i * m->nworkers + k];
-		worker_reload(m->workers[k], rt, row);
-		free(row);
-	}
+	/* Worker k's row of sockets starts at fds[k * nlisteners]; the worker
+	 * copies it and owns those sockets from now. */
+	for (unsigned k = 0; k < m->nworkers; k++)
+		worker_reload(m->workers[k], rt, fds + k * rt->cfg->nlisteners);
 	free(fds);
 	runtime_unref(m->rt);
 	m->rt = rt;
@@ -291,17 +285,16 @@ serve(struct runtime *rt, const char *path)
 		goto out;
 	}
 	for (unsigned k = 0; k < m.nworkers && rc == 0; k++) {
-		int *row = xcalloc(c->nlisteners + 1, sizeof(*row));
+		int *row = fds + k * c->nlisteners;
 
-		for (size_t i = 0; i < c->nlisteners; i++) {
-			row[i] = fds[i * m.nworkers + k];
-			fds[i * m.nworkers + k] = -1;	/* the worker's now */
-		}
 		if ((m.workers[k] = worker_new(k, rt, row, &shared)) == NULL)
 			rc = 1;
-		free(row);
+		/* The worker's now, or closed by worker_new when it failed. */
+		for (size_t i = 0; i < c->nlisteners; i++)
+			row[i] = -1;
 	}
 	listener_sockets_close(fds, c->nlisteners * m.nworkers);
+	free(fds);
 	if (rc != 0)
 		goto out;
 	if (c->has_admin && (admin = admin_new(m.base, &c->admin,

@@ -209,11 +209,9 @@ apply_reload(struct worker *w, struct runtime *rt, int *fds)
 	struct worker_gen *old = w->cur;
 	unsigned gen = rt->generation;
 
-	if (w->draining) {
-		for (size_t i = 0; i < c->nlisteners; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-	} else if (swap_listeners(w, c, fds) == 0) {
+	if (w->draining)
+		listener_sockets_close(fds, c->nlisteners);
+	else if (swap_listeners(w, c, fds) == 0) {
 		w->cur = gen_new(w, rt);
 		gen_retire(old);
 		/* Spare parsers carry the old header limits. */
@@ -327,9 +325,7 @@ worker_new(unsigned index, struct runtime *rt, const int *fds,
 {
 	const struct config *c = rt->cfg;
 	struct worker *w = xcalloc(1, sizeof(*w));
-	int *own = xcalloc(c->nlisteners ? c->nlisteners : 1, sizeof(*own));
 
-	memcpy(own, fds, c->nlisteners * sizeof(*own));
 	w->index = index;
 	w->shared = sh;
 	atomic_init(&w->stop_requested, false);
@@ -345,7 +341,7 @@ worker_new(unsigned index, struct runtime *rt, const int *fds,
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->base == NULL || w->wake_fd < 0) {
 		log_warn("worker %u: cannot create an event loop", index);
-		listener_sockets_close(own, c->nlisteners);
+		listener_sockets_close(fds, c->nlisteners);
 		if (w->base != NULL)
 			event_base_free(w->base);
 		if (w->wake_fd >= 0)
@@ -362,12 +358,10 @@ worker_new(unsigned index, struct runtime *rt, const int *fds,
 	w->drain_timer = evtimer_new(w->base, drain_deadline_cb, w);
 	w->cur = gen_new(w, rt);
 	w->listeners = xcalloc(1, sizeof(*w->listeners));
-	if (swap_listeners(w, c, own) < 0) {
-		free(own);
+	if (swap_listeners(w, c, fds) < 0) {
 		worker_free(w);
 		return NULL;
 	}
-	free(own);
 	return w;
 }
 
@@ -442,6 +436,7 @@ worker_free(struct worker *w)
 	/* A reload sent after the loop ended was never applied. */
 	if ((pending = atomic_exchange(&w->next_rt, NULL)) != NULL) {
 		listener_sockets_close(w->next_fds, pending->cfg->nlisteners);
+		free(w->next_fds);
 		runtime_unref(pending);
 	}
 	worker_gen_put(w, w->cur);
