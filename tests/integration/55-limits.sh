@@ -247,13 +247,19 @@ between $((END_MS - FIRST_MS)) 1800 3500 "client_idle = 2.0: close after the res
 say "client_idle: closed $((END_MS - FIRST_MS)) ms after the response"
 
 # ---- max_connections ---------------------------------------------------------------------
-python3 - "$PROXY_PORT" "$H" "$PKI/ca.pem" >"$TMP/maxconn.out" 2>&1 <<'EOF' ||
+cat >"$TMP/limit.py" <<'EOF'
+# limit.py PORT HOST CA N LABEL [OTHER]: holds N served TLS connections
+# from 127.0.0.1, checks that one more is refused (prints "LABEL refused"),
+# that a connection from OTHER (another source address) is served, and that
+# 127.0.0.1 is served again once one of its connections closed.
 import socket, ssl, sys, time
-port, host, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, host, ca, n, label = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+other = sys.argv[6] if len(sys.argv) > 6 else None
 ctx = ssl.create_default_context(cafile=ca)
 
-def conn():
-    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+def conn(src="127.0.0.1"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=3,
+                                 source_address=(src, 0))
     return ctx.wrap_socket(s, server_hostname=host)
 
 def get(c):
@@ -266,24 +272,28 @@ def get(c):
         data += d
     return data.split(b"\r\n", 1)[0].decode()
 
-held = [conn() for _ in range(4)]
+held = [conn() for _ in range(n)]
 for c in held:
     st = get(c)
     if " 200 " not in st:
         sys.exit("held connection: %s" % st)
 try:
-    c5 = conn()
-    c5.settimeout(2)
-    st = get(c5)
-    sys.exit("5th connection was served: %r" % st)
+    extra = conn()
+    extra.settimeout(2)
+    st = get(extra)
+    sys.exit("%s was served: %r" % (label, st))
 except (OSError, ssl.SSLError) as e:
-    print("5th connection refused: %s" % e.__class__.__name__)
+    print("%s refused: %s" % (label, e.__class__.__name__))
+if other:
+    st = get(conn(other))
+    if " 200 " not in st:
+        sys.exit("%s not served: %s" % (other, st))
+    print("%s served: %s" % (other, st))
 held.pop().close()
-end = time.monotonic() + 1.5
+end = time.monotonic() + 2
 while True:
     try:
-        c6 = conn()
-        st = get(c6)
+        st = get(conn())
         if " 200 " in st:
             print("after one closed: %s" % st)
             break
@@ -293,6 +303,7 @@ while True:
         sys.exit("no new connection served after one closed: %s" % st)
     time.sleep(0.05)
 EOF
+python3 "$TMP/limit.py" "$PROXY_PORT" "$H" "$PKI/ca.pem" 4 "5th connection" >"$TMP/maxconn.out" 2>&1 ||
     fail "max_connections: $(cat "$TMP/maxconn.out")"
 expect_file_match "$TMP/maxconn.out" '^5th connection refused' "max_connections = 4"
 expect_file_match "$TMP/proxy.log" 'max_connections \(4\) reached' "max_connections logged"
@@ -324,58 +335,8 @@ servers = (
 EOF2
 check_conf "$CONF"
 start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
-python3 - "$PROXY_PORT" "$H" "$PKI/ca.pem" >"$TMP/persource.out" 2>&1 <<'EOF' ||
-import socket, ssl, sys, time
-port, host, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-ctx = ssl.create_default_context(cafile=ca)
-
-def conn(src):
-    s = socket.create_connection(("127.0.0.1", port), timeout=3,
-                                 source_address=(src, 0))
-    return ctx.wrap_socket(s, server_hostname=host)
-
-def get(c):
-    c.sendall(b"GET /conn HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
-    data = b""
-    while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
-        d = c.recv(65536)
-        if not d:
-            break
-        data += d
-    return data.split(b"\r\n", 1)[0].decode()
-
-held = [conn("127.0.0.1") for _ in range(2)]
-for c in held:
-    st = get(c)
-    if " 200 " not in st:
-        sys.exit("held connection: %s" % st)
-try:
-    c3 = conn("127.0.0.1")
-    c3.settimeout(2)
-    st = get(c3)
-    sys.exit("3rd connection from 127.0.0.1 was served: %r" % st)
-except (OSError, ssl.SSLError) as e:
-    print("3rd from 127.0.0.1 refused: %s" % e.__class__.__name__)
-other = conn("127.0.0.2")
-st = get(other)
-if " 200 " not in st:
-    sys.exit("127.0.0.2 not served: %s" % st)
-print("127.0.0.2 served: %s" % st)
-held.pop().close()
-end = time.monotonic() + 2
-while True:
-    try:
-        c4 = conn("127.0.0.1")
-        st = get(c4)
-        if " 200 " in st:
-            print("after one closed: %s" % st)
-            break
-    except (OSError, ssl.SSLError) as e:
-        st = repr(e)
-    if time.monotonic() > end:
-        sys.exit("no new connection from 127.0.0.1 after one closed: %s" % st)
-    time.sleep(0.05)
-EOF
+python3 "$TMP/limit.py" "$PROXY_PORT" "$H" "$PKI/ca.pem" 2 "3rd from 127.0.0.1" 127.0.0.2 \
+    >"$TMP/persource.out" 2>&1 ||
     fail "max_connections_per_source: $(cat "$TMP/persource.out")"
 expect_file_match "$TMP/persource.out" '^3rd from 127.0.0.1 refused' "per source: the 3rd connection"
 expect_file_match "$TMP/persource.out" '^127.0.0.2 served' "per source: another address"

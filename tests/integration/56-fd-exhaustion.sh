@@ -46,7 +46,8 @@ for _ in range(80):
         held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
     except OSError as e:
         print("connect: %s" % e)
-open(ready, "w").close()
+with open(ready, "w") as f:   # not empty: wait_file waits for content
+    f.write("%d\n" % len(held))
 end = time.monotonic() + 30
 while not os.path.exists(release) and time.monotonic() < end:
     time.sleep(0.05)
@@ -56,7 +57,7 @@ print("held %d" % len(held))
 EOF
 HOLD=$!
 track "$HOLD"
-wait_file "$TMP/hold.ready" 20 "$HOLD" || [ -f "$TMP/hold.ready" ] || fail "the holder did not start"
+wait_file "$TMP/hold.ready" 20 "$HOLD" || fail "the holder did not open its connections"
 wait_log "$TMP/proxy.log" 'accept: .*pausing for 1s' 10 ||
     fail "no accept pause logged: $(tail -5 "$TMP/proxy.log")"
 t0=$(cpu_ticks "$PROXY_PID")

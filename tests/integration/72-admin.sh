@@ -27,22 +27,7 @@ servers = ( { name = "kms"; hosts = ["kms.mcx.own.example"]; targets = ["127.0.0
 idm_servers = ["idms.mcx.own.example"];
 EOF2
 check_conf "$CONF"
-# A stand-in for systemd's notification socket (Type=notify units).
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as log:
-    while True:
-        log.write(s.recv(4096).decode() + "\n---\n")
-        log.flush()' "$TMP/notify.sock" "$TMP/notify.log" &
-track $!
-n=0
-until [ -S "$TMP/notify.sock" ]; do
-	n=$((n + 1))
-	[ "$n" -lt 500 ] || fail "no notification socket"
-	sleep 0.02
-done
+notify_listen
 NOTIFY_SOCKET=$TMP/notify.sock
 export NOTIFY_SOCKET
 start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"

@@ -110,28 +110,7 @@ wait_generation() {
 	done
 }
 
-# ---- sd_notify listener ----------------------------------------------------------
-python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(120)          # ends by itself when the test is over
-with open(sys.argv[2], "a") as f:
-    while True:
-        try:
-            d = s.recv(4096)
-        except socket.timeout:
-            break
-        f.write(d.decode().replace("\n", " ") + "\n")
-        f.flush()
-EOF
-track $!
-i=0
-until [ -S "$TMP/notify.sock" ]; do
-	i=$((i + 1))
-	[ $i -lt 500 ] || fail "notify socket not created"
-	sleep 0.02
-done
+notify_listen
 
 # ---- reload under load -----------------------------------------------------------
 conf reload.conf "$ORIGIN_PORT_OLD"

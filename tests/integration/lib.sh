@@ -279,6 +279,34 @@ idm_servers = ["idms.mcx.own.example"];
 EOF
 }
 
+# notify_listen: a stand-in for systemd's notification socket (Type=notify
+# units) at $TMP/notify.sock; every message is appended to $TMP/notify.log,
+# one field per line, then "---".  Start the proxy with NOTIFY_SOCKET set to
+# the socket to see what it tells systemd.
+notify_listen() {
+	python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(300)          # ends by itself if the test forgot it
+with open(sys.argv[2], "a") as log:
+    while True:
+        try:
+            d = s.recv(4096)
+        except socket.timeout:
+            break
+        log.write(d.decode() + "\n---\n")
+        log.flush()
+EOF
+	track $!
+	_n=0
+	until [ -S "$TMP/notify.sock" ]; do
+		_n=$((_n + 1))
+		[ "$_n" -lt 500 ] || fail "no notification socket"
+		sleep 0.02
+	done
+}
+
 # ---- the proxy ---------------------------------------------------------------
 
 # check_conf CONF: mcxproxy -t must say "configuration OK" and exit 0.

@@ -25,11 +25,12 @@ Usage: faulty.py --listen 127.0.0.1:0 --ready-file F --log FILE
 """
 
 import argparse
-import os
 import socket
 import struct
 import sys
 import threading
+
+from tcpserver import serve_forever
 
 lock = threading.Lock()
 conn_seq = [0]
@@ -151,19 +152,8 @@ def main():
     ap.add_argument("--ready-file", required=True)
     ap.add_argument("--log", required=True)
     a = ap.parse_args()
-    host, _, port = a.listen.rpartition(":")
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, int(port)))
-    ls.listen(128)
     open(a.log, "a").close()
-    tmp = a.ready_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % ls.getsockname()[1])
-    os.rename(tmp, a.ready_file)
-    while True:
-        s, _ = ls.accept()
-        threading.Thread(target=serve, args=(s, a.log), daemon=True).start()
+    serve_forever(a.listen, a.ready_file, serve, a.log)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ Usage: recorder.py --ready-file F --dir DIR [--listen 127.0.0.1:0]
 import argparse
 import os
 import re
-import socket
 import threading
+
+from tcpserver import serve_forever
 
 lock = threading.Lock()
 seq = {}
@@ -98,18 +99,8 @@ def main():
     ap.add_argument("--ready-file", required=True)
     ap.add_argument("--dir", required=True)
     a = ap.parse_args()
-    host, _, port = a.listen.rpartition(":")
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, int(port)))
-    ls.listen(128)
     os.makedirs(a.dir, exist_ok=True)
-    with open(a.ready_file + ".tmp", "w") as f:
-        f.write("%d\n" % ls.getsockname()[1])
-    os.rename(a.ready_file + ".tmp", a.ready_file)
-    while True:
-        s, _ = ls.accept()
-        threading.Thread(target=serve, args=(s, a.dir), daemon=True).start()
+    serve_forever(a.listen, a.ready_file, serve, a.dir)
 
 
 if __name__ == "__main__":
