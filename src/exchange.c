@@ -309,13 +309,15 @@ exchange_pump_request(struct session *s)
 	struct bufferevent *ub;
 	struct timeval tv;
 
-	if (x->req != RQ_BODY || x->uc == NULL || s->state != S_FORWARD)
+	if (x->req != RQ_BODY || x->uc == NULL || s->state != S_FORWARD) {
+		/* Bytes of a pipelined request wait for this exchange. */
+		session_input_consumed(s);
 		return;
+	}
 	ub = upstream_bev(x->uc);
 	switch (h1_body(s->req, bufferevent_get_input(s->bev),
 	    bufferevent_get_output(ub), true, OUT_HIGH, &x->req_bytes)) {
 	case H1_AGAIN:
-		session_input_consumed(s);
 		break;
 	case H1_DONE:
 		x->req = RQ_DONE;
@@ -335,7 +337,9 @@ exchange_pump_request(struct session *s)
 		x->close_after = true;
 		session_respond_error(s, 413,
 		    "request body larger than limits.max_body_bytes", 0);
+		return;
 	}
+	session_input_consumed(s);
 }
 
 /* The response head is in: decide the framing toward the client. */
@@ -444,7 +448,10 @@ exchange_pump_response(struct session *s)
 	if (x->up_eof && x->resp == RS_HEAD) {
 		upstream_report(x->uc, false);
 		session_respond_error(s, 502, "upstream closed before responding", 0);
+		return;
 	}
+	/* Reading pauses while the client is the bottleneck (readflow.h). */
+	upstream_input_flow(x->uc);
 }
 
 /* --- upstream callbacks --- */

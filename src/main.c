@@ -20,6 +20,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "evbase.h"
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
@@ -344,7 +345,7 @@ out:
 	free(m.workers);
 	event_free(m.watch);
 	event_free(m.reload_watch);
-	event_base_free(m.base);
+	evbase_free(m.base);
 	runtime_unref(m.rt);
 	stats_routes_free();
 	srclimit_free(shared.srclimit);

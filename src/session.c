@@ -3,8 +3,9 @@
  * magic, does the work of the current state and, when the session must
  * end, calls session_close() as its last statement.
  *
- * Back-pressure: each input buffer has a read high watermark, so a
- * bufferevent stops reading while its input is full; bytes move from one
+ * Back-pressure: each input buffer has a read high watermark, and reading
+ * is turned off while the input is full (readflow.h: libevent alone would
+ * run the read callback again and again meanwhile); bytes move from one
  * side's input to the other side's output only while that output is
  * under OUT_HIGH, and a write callback (low watermark OUT_HIGH / 2)
  * resumes the move.  No buffer grows without bound.
@@ -33,6 +34,7 @@
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
+#include "readflow.h"
 #include "router.h"
 #include "runtime.h"
 #include "session.h"
@@ -391,6 +393,9 @@ session_keep_alive(struct session *s)
 }
 
 /*
+ * Reading pauses while the input is full (see readflow.h), in the states
+ * that read requests; draining and lingering states read everything.
+ *
  * bufferevent_openssl reads the socket only when it is readable.  When the
  * input watermark suspended reading in the middle of a TLS record, the rest
  * of that record's plaintext waits inside OpenSSL while the socket, already
@@ -403,6 +408,18 @@ session_input_consumed(struct session *s)
 {
 	SSL *ssl = client_ssl(s);
 
+	switch (s->state) {
+	case S_IDLE:
+	case S_HEAD:
+	case S_CONNECT:
+	case S_FORWARD:
+		readflow_update(s->bev, &s->read_paused);
+		break;
+	case S_HANDSHAKE:
+	case S_DRAIN:
+	case S_LINGER:
+		return;
+	}
 	if (ssl != NULL && SSL_has_pending(ssl) &&
 	    (bufferevent_get_enabled(s->bev) & EV_READ) &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) < IN_HIGH)
@@ -461,8 +478,11 @@ client_read(struct bufferevent *bev, void *arg)
 		if (s->lingered > LINGER_MAX)
 			session_close(s, "done (client kept sending)");
 		break;
-	case S_HANDSHAKE:
 	case S_CONNECT:
+		/* Pipelined bytes wait for the exchange to end. */
+		session_input_consumed(s);
+		break;
+	case S_HANDSHAKE:
 		break;
 	}
 }

@@ -107,6 +107,7 @@ struct session {
 	struct evbuffer *uphead;	/* reused for every request's head */
 	bool in_exchange;
 	bool truncated;		/* a response was cut: close without close_notify */
+	bool read_paused;	/* reading off while the input is full (readflow) */
 	size_t lingered;	/* bytes discarded in S_LINGER */
 	struct exchange x;
 	struct session *next, *prev;	/* the worker's list */
@@ -128,7 +129,8 @@ void	session_process_head(struct session *);
  * request (or take the pipelined one already buffered). */
 void	session_keep_alive(struct session *);
 void	session_start_drain(struct session *);
-/* The session took bytes from its input: make sure none stays stuck in
+/* The session took bytes from its input, or could not take any: reading
+ * pauses while the input is full and resumes below; no byte stays stuck in
  * OpenSSL (see session.c). */
 void	session_input_consumed(struct session *);
 /* The response is half sent and cannot be finished: flush what is queued,

@@ -24,6 +24,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "readflow.h"
 #include "tls.h"
 #include "upstream.h"
 #include "xalloc.h"
@@ -48,6 +49,7 @@ struct upstream_conn {
 	struct bufferevent *bev;
 	size_t target;
 	bool reused;
+	bool read_paused;	/* reading off while the input is full */
 	const struct upstream_ops *ops;
 	void *arg;
 	struct upstream_conn *next, *prev;	/* idle list */
@@ -325,6 +327,7 @@ upstream_release(struct upstream_conn *c, bool reusable)
 	p->idle = c;
 	p->nidle++;
 	/* Watch for the server closing it; drop it after idle_timeout. */
+	c->read_paused = false;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 	bufferevent_enable(c->bev, EV_READ);
@@ -356,6 +359,12 @@ upstream_report(struct upstream_conn *c, bool ok)
 	log_warnx("upstream %s: target %s ejected for %.1fs after %u failures",
 	    p->spec.name, p->spec.targets[c->target].spec,
 	    p->spec.health.interval, p->spec.health.fails);
+}
+
+void
+upstream_input_flow(struct upstream_conn *c)
+{
+	readflow_update(c->bev, &c->read_paused);
 }
 
 struct bufferevent *

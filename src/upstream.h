@@ -80,6 +80,9 @@ void	upstream_release(struct upstream_conn *, bool reusable);
 void	upstream_report(struct upstream_conn *, bool ok);
 
 struct bufferevent *upstream_bev(struct upstream_conn *);
+/* The exchange consumed the connection's input, or could not: reading
+ * pauses while the input is full, resumes below (readflow.h). */
+void	upstream_input_flow(struct upstream_conn *);
 /*
  * Writes what the socket takes right now, when nothing is queued on a
  * plain TCP connection: a request head then leaves without the two

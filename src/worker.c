@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "duration.h"
+#include "evbase.h"
 #include "h1.h"
 #include "listener.h"
 #include "log.h"
@@ -445,6 +446,6 @@ worker_free(struct worker *w)
 	event_free(w->wake_ev);
 	close(w->wake_fd);
 	event_free(w->drain_timer);
-	event_base_free(w->base);
+	evbase_free(w->base);
 	free(w);
 }

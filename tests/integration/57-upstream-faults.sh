@@ -16,13 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 make_certs
-rm -f "$TMP/faulty.port"
-python3 "$TOOLS/faulty.py" --ready-file "$TMP/faulty.port" --log "$TMP/faulty.requests" \
-    >"$TMP/faulty.log" 2>&1 &
-FPID=$!
-track "$FPID"
-wait_file "$TMP/faulty.port" 10 "$FPID" || fail "faulty.py did not start"
-FPORT=$(cat "$TMP/faulty.port")
+start_faulty
 DEAD=$(free_port)
 PROXY_PORT=$(free_port)
 ADMIN=$(free_port)
@@ -37,7 +31,7 @@ listeners = (
     tls = { certificate = "$PKI/proxy-chain.pem"; key = "$PKI/proxy.key"; }; }
 );
 servers = (
-  { name = "faulty"; hosts = ["f.mcx.own.example"]; targets = ["127.0.0.1:$FPORT"];
+  { name = "faulty"; hosts = ["f.mcx.own.example"]; targets = ["127.0.0.1:$FAULTY_PORT"];
     health = { fails = 1000; interval = 1.0; }; },
   { name = "gone"; hosts = ["gone.mcx.own.example"]; targets = ["127.0.0.1:$DEAD"]; }
 );

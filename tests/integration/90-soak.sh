@@ -19,11 +19,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_qu
 export ASAN_OPTIONS
 make_certs
 start_origin gms
-rm -f "$TMP/faulty.port"
-python3 "$TOOLS/faulty.py" --ready-file "$TMP/faulty.port" --log "$TMP/faulty.requests" \
-    >"$TMP/faulty.log" 2>&1 &
-track $!
-wait_file "$TMP/faulty.port" 10 $! || fail "faulty.py did not start"
+start_faulty
 PROXY_PORT=$(free_port)
 ADMIN=$(free_port)
 write_conf soak.conf <<EOF
@@ -39,7 +35,7 @@ listeners = (
 servers = (
   { name = "gms"; hosts = ["gms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; },
   { name = "faulty"; hosts = ["f.mcx.own.example"];
-    targets = ["127.0.0.1:$(cat "$TMP/faulty.port")"];
+    targets = ["127.0.0.1:$FAULTY_PORT"];
     health = { fails = 1000; interval = 1.0; }; }
 );
 EOF

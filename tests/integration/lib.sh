@@ -229,6 +229,20 @@ start_origin() {
 	say "origin $_name on port $ORIGIN_PORT"
 }
 
+# start_faulty: starts tests/tools/faulty.py (an upstream that fails on
+# purpose, by path) on a free port and waits until it listens.  Sets
+# FAULTY_PORT and FAULTY_PID; its request heads are logged to
+# $TMP/faulty.requests ("N METHOD PATH" lines).
+start_faulty() {
+	rm -f "$TMP/faulty.port"
+	python3 "$TOOLS/faulty.py" --ready-file "$TMP/faulty.port" --log "$TMP/faulty.requests" \
+	    >"$TMP/faulty.log" 2>&1 &
+	FAULTY_PID=$!
+	track "$FAULTY_PID"
+	wait_file "$TMP/faulty.port" 10 "$FAULTY_PID" || fail "faulty.py did not start"
+	FAULTY_PORT=$(cat "$TMP/faulty.port")
+}
+
 # origin_requests NAME: prints the "METHOD TARGET" lines NAME received.
 origin_requests() {
 	cat "$TMP/origin-$1.requests"

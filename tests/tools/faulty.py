@@ -17,6 +17,8 @@ request picks the fault:
     /never            reads the head, never answers (until the client goes)
     /early            answers 413 at once without reading the request body,
                       then closes after a short read
+    /hold?s=N         reads nothing for N seconds after the head, then the
+                      whole body; answers 200 "got=BYTES", keep-alive
 
 Every request head received is logged to --log ("N METHOD PATH" lines, N
 the connection number), flushed at once, so a test can count replays.
@@ -29,6 +31,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 from tcpserver import serve_forever
 
@@ -76,6 +79,10 @@ def serve(sock, log):
             with lock, open(log, "a") as f:
                 f.write("%d %s %s\n" % (n, method.decode(), path.decode()))
             path = path.decode()
+            if path.startswith("/hold?s="):
+                # The proxy must hold the rest of the body meanwhile.
+                time.sleep(float(path[len("/hold?s="):]))
+                path = "/hold"
             if path == "/early":
                 sock.sendall(b"HTTP/1.1 413 Payload Too Large\r\n"
                              b"Content-Length: 9\r\nConnection: close\r\n\r\n"
@@ -90,15 +97,20 @@ def serve(sock, log):
                 sock.close()
                 return
             need = body_length(head)
-            while len(buf) < need:
-                d = sock.recv(65536)
+            # Counted, not kept: bodies may be large.
+            if len(buf) >= need:
+                buf, left = buf[need:], 0
+            else:
+                buf, left = b"", need - len(buf)
+            while left > 0:
+                d = sock.recv(min(65536, left))
                 if not d:
                     sock.close()
                     return
-                buf += d
-            buf = buf[need:]
-            if path in ("/ok", "/conn"):
-                body = b"ok" if path == "/ok" else b"conn=%d" % n
+                left -= len(d)
+            if path in ("/ok", "/conn", "/hold"):
+                body = {"/ok": b"ok", "/conn": b"conn=%d" % n,
+                        "/hold": b"got=%d" % need}[path]
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
                              % (len(body), body))
             elif path == "/reset-before":
