@@ -24,7 +24,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -393,21 +392,13 @@ session_keep_alive(struct session *s)
 }
 
 /*
- * Reading pauses while the input is full (see readflow.h), in the states
- * that read requests; draining and lingering states read everything.
- *
- * bufferevent_openssl reads the socket only when it is readable.  When the
- * input watermark suspended reading in the middle of a TLS record, the rest
- * of that record's plaintext waits inside OpenSSL while the socket, already
- * drained, never becomes readable again: a client whose last pipelined
- * requests (or last body bytes) are in that record would wait for ever.
- * So once input was consumed, a read is forced while OpenSSL holds bytes.
+ * Reading pauses while the input is full and resumes below, with no
+ * plaintext left stuck in OpenSSL (see readflow.h), in the states that read
+ * requests; draining and lingering states discard what comes.
  */
 void
 session_input_consumed(struct session *s)
 {
-	SSL *ssl = client_ssl(s);
-
 	switch (s->state) {
 	case S_IDLE:
 	case S_HEAD:
@@ -418,12 +409,8 @@ session_input_consumed(struct session *s)
 	case S_HANDSHAKE:
 	case S_DRAIN:
 	case S_LINGER:
-		return;
+		break;
 	}
-	if (ssl != NULL && SSL_has_pending(ssl) &&
-	    (bufferevent_get_enabled(s->bev) & EV_READ) &&
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) < IN_HIGH)
-		event_active(&s->bev->ev_read, EV_READ, 1);
 }
 
 void

@@ -9,7 +9,9 @@
 #  2. a 32 MiB upload to an upstream that reads nothing for 4 s (client
 #     input full);
 #  3. 1500 requests pipelined behind one the upstream answers after 4 s
-#     (client input full of requests that must wait).
+#     (client input full of requests that must wait);
+#  4. case 1 with TLS toward the upstream (reading stops in the middle of
+#     TLS records there: what OpenSSL holds must still come out).
 # upstream_response (8 s) is longer than the holds: a stalled upstream
 # write counts against it.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -18,6 +20,7 @@
 make_certs
 start_origin gms
 start_faulty
+tls_origin gmstls "$PKI/origin.pem" "$PKI/origin.key"
 PROXY_PORT=$(free_port)
 write_conf proxy.conf <<CONF
 domain = "mcx.own.example";
@@ -31,6 +34,8 @@ listeners = (
 );
 servers = (
   { name = "gms"; hosts = ["gms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; },
+  { name = "gmstls"; hosts = ["tls.mcx.own.example"]; targets = ["127.0.0.1:$TLS_PORT"];
+    tls = { enabled = true; ca = "$PKI/ca.pem"; server_name = "origin.mcx.own.example"; }; },
   { name = "faulty"; hosts = ["f.mcx.own.example"];
     targets = ["127.0.0.1:$FAULTY_PORT"]; }
 );
@@ -79,4 +84,8 @@ k=1500
 stalled pipe "$k requests pipelined behind a held one" pipeline "$k" --hold 4
 expect_eq "$(head -n 1 "$TMP/pipe.out")" "status 200 bytes 5 body got=0" "the held request"
 expect_eq "$(grep -c '^status 200 bytes 2 body ok$' "$TMP/pipe.out")" "$k" "the pipelined requests after it"
+
+stalled gettls "client not reading a 32 MiB response from a TLS upstream" get "$n" \
+    --host tls.mcx.own.example
+expect_eq "$(head -n 1 "$TMP/gettls.out")" "status 200 bytes $n" "the whole response over TLS, once read"
 stop_proxy

@@ -1,7 +1,8 @@
 #!/bin/sh
 # TLS toward own servers (contract section 3, servers.tls): origin.py's
-# handlers behind a python ssl listener (origin.py itself speaks plain
-# HTTP), with the test PKI's origin.pem (origin.mcx.own.example).
+# handlers behind a python ssl listener (tests/tools/tls_origin.py; origin.py
+# itself speaks plain HTTP), with the test PKI's origin.pem
+# (origin.mcx.own.example).
 #   - tls { enabled; ca = test CA; server_name = origin.mcx.own.example }
 #     -> 200, and keep-alive reuse over TLS (one connection, reqs 1..3)
 #   - wrong server_name -> 502, nothing reaches the origin
@@ -32,46 +33,6 @@ openssl x509 -req -sha256 -days 2 -in "$TMP/rogue-origin.csr" \
     -CAserial "$TMP/rogue-ca.srl" -extfile "$TMP/rogue.ext" \
     -out "$TMP/rogue-origin.pem" >>"$TMP/openssl.log" 2>&1 ||
     error "cannot make the rogue certificate: $(cat "$TMP/openssl.log")"
-
-cat >"$TMP/tls_origin.py" <<'EOF'
-# tls_origin.py NAME CERT KEY CLIENT_CA|- READY-FILE LOG: origin.py's
-# server and handlers behind TLS.
-import os, ssl, sys, threading
-sys.path.insert(0, os.environ["TOOLS"])
-import origin
-
-name, cert, key, client_ca, ready, log = sys.argv[1:7]
-srv = origin.Server(("127.0.0.1", 0), origin.Handler)
-srv.name = name
-srv.quiet = False
-srv.log_requests = log
-srv.log_lock = threading.Lock()
-srv.idle_timeout = None
-srv.stats = origin.Stats()
-open(log, "a").close()
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-if client_ca != "-":
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(client_ca)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-origin.write_ready(ready, srv.server_address[1])
-sys.stderr.write("tls origin %s: listening on port %d\n" %
-                 (name, srv.server_address[1]))
-srv.serve_forever(poll_interval=0.5)
-EOF
-
-# tls_origin NAME CERT KEY [CLIENT_CA]: sets TLS_PORT.
-tls_origin() {
-	rm -f "$TMP/$1.port"
-	TOOLS=$TOOLS python3 "$TMP/tls_origin.py" "$1" "$2" "$3" "${4:--}" \
-	    "$TMP/$1.port" "$TMP/origin-$1.requests" >"$TMP/origin-$1.log" 2>&1 &
-	_pid=$!
-	track $_pid
-	wait_file "$TMP/$1.port" 10 $_pid || fail "TLS origin $1 did not start: $(cat "$TMP/origin-$1.log")"
-	TLS_PORT=$(cat "$TMP/$1.port")
-	say "TLS origin $1 on port $TLS_PORT"
-}
 
 tls_origin good "$PKI/origin.pem" "$PKI/origin.key"
 TLS_PORT_good=$TLS_PORT

@@ -229,6 +229,21 @@ start_origin() {
 	say "origin $_name on port $ORIGIN_PORT"
 }
 
+# tls_origin NAME CERT KEY [CLIENT_CA]: origin.py's handlers behind TLS
+# (tests/tools/tls_origin.py) with certificate CERT, asking for a client
+# certificate from CLIENT_CA when given; waits until it listens.  Sets
+# TLS_PORT; requests are logged to $TMP/origin-NAME.requests.
+tls_origin() {
+	rm -f "$TMP/$1.port"
+	python3 "$TOOLS/tls_origin.py" "$1" "$2" "$3" "${4:--}" \
+	    "$TMP/$1.port" "$TMP/origin-$1.requests" >"$TMP/origin-$1.log" 2>&1 &
+	_pid=$!
+	track $_pid
+	wait_file "$TMP/$1.port" 10 $_pid || fail "TLS origin $1 did not start: $(cat "$TMP/origin-$1.log")"
+	TLS_PORT=$(cat "$TMP/$1.port")
+	say "TLS origin $1 on port $TLS_PORT"
+}
+
 # start_faulty: starts tests/tools/faulty.py (an upstream that fails on
 # purpose, by path) on a free port and waits until it listens.  Sets
 # FAULTY_PORT and FAULTY_PID; its request heads are logged to

@@ -2,8 +2,9 @@
 """stallclient.py: a client that leaves one side of the proxy full, for
 tests/integration/59-back-pressure.sh.  Over TLS to the proxy:
 
-  get N        GET gms /bytes?n=N, then reads nothing until --go-file
-               exists; then reads the whole response
+  get N        GET /bytes?n=N on --host (default gms.mcx.own.example),
+               then reads nothing until --go-file exists; then reads the
+               whole response
   post N       POST N body bytes to faulty /hold?s=--hold (an upstream that
                reads nothing meanwhile), then reads the response
   pipeline K   GET faulty /hold?s=--hold, then K pipelined GET /ok in the
@@ -30,6 +31,7 @@ ap.add_argument("--cafile", required=True)
 ap.add_argument("--ready-file", required=True)
 ap.add_argument("--go-file", help="get: read the response once this exists")
 ap.add_argument("--hold", type=float, default=4.0)
+ap.add_argument("--host", default="gms.mcx.own.example")
 ap.add_argument("--timeout", type=float, default=60.0)
 a = ap.parse_args()
 deadline = time.monotonic() + a.timeout
@@ -88,7 +90,8 @@ def response(on_head=None):
 
 
 if a.mode == "get":
-    sock.sendall(b"GET /bytes?n=%d HTTP/1.1\r\nHost: gms.mcx.own.example\r\n\r\n" % a.n)
+    sock.sendall(b"GET /bytes?n=%d HTTP/1.1\r\nHost: %s\r\n\r\n"
+                 % (a.n, a.host.encode()))
 
     def wait_go():
         ready()
