@@ -21,74 +21,11 @@
 #include <llhttp.h>
 
 #include "h1.h"
+#include "h1_priv.h"
 #include "xalloc.h"
 
-struct span {
-	size_t off;
-	size_t len;
-};
-
-struct pfield {
-	struct span name;
-	struct span value;
-};
-
-enum ptoken {
-	T_NONE,
-	T_URL,
-	T_STATUS,
-	T_FIELD,
-	T_VALUE,
-};
-
-enum pstate {
-	P_HEAD,			/* parsing a head */
-	P_BODY,			/* head done; body (if any) next */
-	P_DONE,			/* message complete */
-	P_ERROR,
-};
-
-struct h1_parser {
-	llhttp_t ll;
-	enum h1_kind kind;
-	enum pstate state;
-	enum ptoken tok;
-	size_t max_head;
-	unsigned max_fields;
-
-	char *buf;		/* head bytes we keep: target, reason, fields */
-	size_t len, cap;
-	struct pfield *pf;
-	unsigned npf, cappf;
-	struct h1_field *fields;
-	unsigned capfields;
-	struct span url, reason;
-	bool url_done;
-	bool too_many;		/* a field past max_fields has begun */
-
-	bool head_request;	/* response to HEAD */
-	bool headers_done;	/* on_headers_complete ran for this message */
-	bool ll_paused;		/* llhttp paused after the head */
-	bool started;
-	char last;		/* previous raw head byte, for the CR/LF check */
-	bool trailers;		/* in the trailer section of a chunked body */
-	bool line_empty;	/* ... and the current line is empty so far */
-	size_t head_bytes;
-	uint64_t remaining;	/* sized body */
-	size_t trailer_bytes;
-
-	/* Where on_body writes while a chunked body is moved. */
-	struct evbuffer *out;
-	bool out_chunked;
-	uint64_t *payload;
-
-	unsigned err_status;
-	const char *err_reason;
-	struct h1_head head;
-};
-
-static void
-set_error(struct h1_parser *p, unsigned status, const char *reason)
+void
+h1_set_error(struct h1_parser *p, unsigned status, const char *reason)
 {
 	/* Whatever is wrong with a response, the client gets a bad gateway. */
 	if (p->kind == H1_RESPONSE)
@@ -104,11 +41,11 @@ static void
 set_too_large(struct h1_parser *p)
 {
 	if (p->kind == H1_RESPONSE)
-		set_error(p, 502, "response head too large");
+		h1_set_error(p, 502, "response head too large");
 	else if (p->url_done)
-		set_error(p, 431, "request header fields too large");
+		h1_set_error(p, 431, "request header fields too large");
 	else
-		set_error(p, 414, "request target too long");
+		h1_set_error(p, 414, "request target too long");
 }
 
 static int
@@ -135,12 +72,6 @@ append(struct h1_parser *p, const char *at, size_t n)
 	memcpy(p->buf + p->len, at, n);
 	p->len += n;
 	return 0;
-}
-
-static struct h1_parser *
-parser_of(llhttp_t *ll)
-{
-	return ll->data;
 }
 
 static int
@@ -190,7 +121,7 @@ trailer_bytes(struct h1_parser *p, size_t n)
 {
 	p->trailer_bytes += n;
 	if (p->trailer_bytes > p->max_head) {
-		set_error(p, 400, "chunked trailer too large");
+		h1_set_error(p, 400, "chunked trailer too large");
 		return -1;
 	}
 	return 0;
@@ -240,7 +171,7 @@ on_header_field_complete(llhttp_t *ll)
 	struct h1_parser *p = parser_of(ll);
 
 	if (p->too_many) {
-		set_error(p, 431, "too many header fields");
+		h1_set_error(p, 431, "too many header fields");
 		return -1;
 	}
 	return 0;
@@ -295,17 +226,17 @@ check_transfer_encoding(struct h1_parser *p)
 		/* Other codings would reach the client undeclared once
 		 * Transfer-Encoding is dropped as hop-by-hop. */
 		if (other || nchunked != 1 || !chunked_last) {
-			set_error(p, 502, "unsupported transfer coding in the response");
+			h1_set_error(p, 502, "unsupported transfer coding in the response");
 			return -1;
 		}
 		return 0;
 	}
 	if (other) {
-		set_error(p, 501, "transfer coding not implemented");
+		h1_set_error(p, 501, "transfer coding not implemented");
 		return -1;
 	}
 	if (nchunked != 1 || !chunked_last) {
-		set_error(p, 400, "invalid Transfer-Encoding");
+		h1_set_error(p, 400, "invalid Transfer-Encoding");
 		return -1;
 	}
 	return 0;
@@ -398,7 +329,7 @@ finish_head(struct h1_parser *p)
 		p->fields[i].value_len = p->pf[i].value.len;
 		if (!h1_is_token(p->fields[i].name, p->fields[i].name_len)) {
 			/* llhttp 8 lets "Name : value" through. */
-			set_error(p, 400, "invalid header field name");
+			h1_set_error(p, 400, "invalid header field name");
 			return -1;
 		}
 		/* Trailing whitespace is not part of a value (RFC 9112 5). */
@@ -412,14 +343,14 @@ finish_head(struct h1_parser *p)
 	h->fields = p->fields;
 	h->nfields = p->npf;
 	if (h->major != 1) {
-		set_error(p, 505, "HTTP version not supported");
+		h1_set_error(p, 505, "HTTP version not supported");
 		return -1;
 	}
 	scan_connection(h);
 	has_te = (ll->flags & F_TRANSFER_ENCODING) != 0 ||
 	    h1_find(h, "transfer-encoding") != NULL;
 	if (has_te && (ll->flags & F_CONTENT_LENGTH)) {
-		set_error(p, 400, "both Content-Length and Transfer-Encoding");
+		h1_set_error(p, 400, "both Content-Length and Transfer-Encoding");
 		return -1;
 	}
 	if (p->kind == H1_REQUEST) {
@@ -430,15 +361,15 @@ finish_head(struct h1_parser *p)
 		h->target = base + p->url.off;
 		h->target_len = p->url.len;
 		if (h->target_len == 0) {
-			set_error(p, 400, "empty request target");
+			h1_set_error(p, 400, "empty request target");
 			return -1;
 		}
 		if (nhost > 1) {
-			set_error(p, 400, "more than one Host field");
+			h1_set_error(p, 400, "more than one Host field");
 			return -1;
 		}
 		if (nhost == 0 && h->minor >= 1) {
-			set_error(p, 400, "missing Host field");
+			h1_set_error(p, 400, "missing Host field");
 			return -1;
 		}
 		if (has_te) {
@@ -458,11 +389,11 @@ finish_head(struct h1_parser *p)
 		h->reason = base + p->reason.off;
 		h->reason_len = p->reason.len;
 		if (h->status < 100 || h->status > 999) {
-			set_error(p, 502, "invalid response status");
+			h1_set_error(p, 502, "invalid response status");
 			return -1;
 		}
 		if (!is_reason_phrase(h->reason, h->reason_len)) {
-			set_error(p, 502, "control character in the reason phrase");
+			h1_set_error(p, 502, "control character in the reason phrase");
 			return -1;
 		}
 		if (h->status < 200 || h->status == 204 || h->status == 304 ||
@@ -499,77 +430,6 @@ on_headers_complete(llhttp_t *ll)
 	return HPE_PAUSED;
 }
 
-/* Appends a chunk-size line ("1f40\r\n") without printf. */
-static void
-add_chunk_size(struct evbuffer *out, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	char buf[24], *p = buf + sizeof(buf);
-
-	*--p = '\n';
-	*--p = '\r';
-	do {
-		*--p = hex[n & 0xf];
-		n >>= 4;
-	} while (n != 0);
-	evbuffer_add(out, p, (size_t)(buf + sizeof(buf) - p));
-}
-
-static int
-on_body(llhttp_t *ll, const char *at, size_t n)
-{
-	struct h1_parser *p = parser_of(ll);
-
-	if (p->out == NULL) {
-		set_error(p, 400, "unexpected body");
-		return -1;
-	}
-	/* Written out, an empty chunk is the last-chunk marker and would end
-	 * the body early: never pass one on, whatever llhttp reports. */
-	if (n == 0)
-		return 0;
-	if (p->out_chunked) {
-		add_chunk_size(p->out, n);
-		evbuffer_add(p->out, at, n);
-		evbuffer_add(p->out, "\r\n", 2);
-	} else
-		evbuffer_add(p->out, at, n);
-	*p->payload += n;
-	return 0;
-}
-
-/*
- * After the last chunk comes the trailer section: field lines that
- * llhttp 8 also ends at a bare LF, and folds ("0\r\n\nX" completed the
- * body and left "X" as the next request).  Pause there, so that
- * body_chunked() checks the section's line ends before llhttp sees them,
- * as for a head.
- */
-static int
-on_chunk_header(llhttp_t *ll)
-{
-	struct h1_parser *p = parser_of(ll);
-
-	if (ll->content_length != 0)
-		return 0;
-	p->trailers = true;
-	p->last = '\n';
-	p->line_empty = true;
-	return HPE_PAUSED;
-}
-
-static int
-on_message_complete(llhttp_t *ll)
-{
-	struct h1_parser *p = parser_of(ll);
-
-	if (p->state == P_BODY && p->out != NULL && p->out_chunked)
-		evbuffer_add(p->out, "0\r\n\r\n", 5);
-	p->state = P_DONE;
-	/* Pause at the message boundary: pipelined bytes stay in the buffer. */
-	return HPE_PAUSED;
-}
-
 static const llhttp_settings_t settings = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
@@ -579,9 +439,9 @@ static const llhttp_settings_t settings = {
 	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_chunk_header = on_chunk_header,
-	.on_message_complete = on_message_complete,
+	.on_body = h1_on_body,
+	.on_chunk_header = h1_on_chunk_header,
+	.on_message_complete = h1_on_message_complete,
 };
 
 struct h1_parser *
@@ -640,30 +500,15 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 	memset(&p->head, 0, sizeof(p->head));
 }
 
-/* A head's lines end in CRLF, nothing else, and none starts with white
- * space (obs-fold, which llhttp 8 accepts): both are where parsers in a
- * chain disagree, so they are refused whatever llhttp allows.  The same
- * holds for the trailer section of a chunked body. */
-enum line_fault {
-	LINE_OK,
-	LINE_BARE,		/* CR not before LF, or LF not after CR */
-	LINE_FOLD,		/* a line starting with SP or HTAB */
-};
-
 static const char *const head_faults[] = {
 	[LINE_BARE] = "bare CR or LF in the head",
 	[LINE_FOLD] = "line folding (obs-fold) in the head",
 };
 
-static const char *const trailer_faults[] = {
-	[LINE_BARE] = "bare CR or LF in the chunked trailer",
-	[LINE_FOLD] = "line folding (obs-fold) in the chunked trailer",
-};
-
 /* The first fault in s[0, n); *last is the byte before s and becomes the
  * last byte looked at before a fault. */
-static enum line_fault
-line_fault(char *last, const char *s, size_t n)
+enum line_fault
+h1_line_fault(char *last, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -680,17 +525,17 @@ line_fault(char *last, const char *s, size_t n)
 static int
 check_line_ends(struct h1_parser *p, const char *s, size_t n)
 {
-	enum line_fault f = line_fault(&p->last, s, n);
+	enum line_fault f = h1_line_fault(&p->last, s, n);
 
 	if (f != LINE_OK) {
-		set_error(p, 400, head_faults[f]);
+		h1_set_error(p, 400, head_faults[f]);
 		return -1;
 	}
 	return 0;
 }
 
-static void
-map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
+void
+h1_map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
 {
 	unsigned status = p->kind == H1_REQUEST ? 400 : 502;
 
@@ -701,7 +546,7 @@ map_llhttp_error(struct h1_parser *p, llhttp_errno_t err)
 	    p->ll.reason != NULL &&
 	    strcmp(p->ll.reason, "Invalid HTTP version") == 0)
 		status = 505;
-	set_error(p, status, llhttp_errno_name(err));
+	h1_set_error(p, status, llhttp_errno_name(err));
 }
 
 /*
@@ -722,11 +567,11 @@ head_error(struct h1_parser *p, llhttp_errno_t err, const char *base,
 
 	if (at != NULL && at >= base && at <= base + len)
 		len = (size_t)(at - base);
-	if ((f = line_fault(&last, base, len)) != LINE_OK) {
+	if ((f = h1_line_fault(&last, base, len)) != LINE_OK) {
 		p->err_status = 0;	/* it came first */
-		set_error(p, 400, head_faults[f]);
+		h1_set_error(p, 400, head_faults[f]);
 	} else if (p->state != P_ERROR)
-		map_llhttp_error(p, err);
+		h1_map_llhttp_error(p, err);
 }
 
 enum h1_status
@@ -797,196 +642,6 @@ bool
 h1_head_started(const struct h1_parser *p)
 {
 	return p->started || p->head_bytes > 0;
-}
-
-static size_t
-room(struct evbuffer *out, size_t limit)
-{
-	size_t have = evbuffer_get_length(out);
-
-	return have < limit ? limit - have : 0;
-}
-
-/*
- * How much of s[0, n), in the trailer section, llhttp may have: up to the
- * LF of the empty line that ends the section, or up to the first line-end
- * fault (*f says which).
- */
-static size_t
-trailer_scan(struct h1_parser *p, const char *s, size_t n, enum line_fault *f)
-{
-	for (size_t i = 0; i < n; i++) {
-		if ((*f = line_fault(&p->last, s + i, 1)) != LINE_OK)
-			return i;
-		if (s[i] == '\n') {
-			if (p->line_empty)
-				return i + 1;
-			p->line_empty = true;
-		} else if (s[i] != '\r')
-			p->line_empty = false;
-	}
-	return n;
-}
-
-/*
- * Runs llhttp over the chunked body bytes s[0, n); *used says how many it
- * took.  It goes on past the pause at the last chunk; in the trailer
- * section llhttp only gets the bytes before a line-end fault, so that a
- * fault is an error before the body is taken for complete (and the last
- * chunk written).  Returns 0, or -1 with the error set.
- */
-static int
-body_execute(struct h1_parser *p, const char *s, size_t n, size_t *used)
-{
-	size_t off = 0;
-
-	while (off < n && p->state == P_BODY) {
-		enum line_fault f = LINE_OK;
-		size_t len = n - off;
-		llhttp_errno_t err;
-
-		if (p->trailers)
-			len = trailer_scan(p, s + off, len, &f);
-		err = llhttp_execute(&p->ll, s + off, len);
-		if (err == HPE_OK)
-			off += len;
-		else if (err == HPE_PAUSED) {
-			off += (size_t)(llhttp_get_error_pos(&p->ll) - (s + off));
-			if (p->state == P_BODY)		/* at the last chunk */
-				llhttp_resume(&p->ll);
-		} else {
-			if (p->state != P_ERROR)
-				map_llhttp_error(p, err);
-			*used = off;
-			return -1;
-		}
-		if (f != LINE_OK && p->state == P_BODY) {
-			set_error(p, 400, trailer_faults[f]);
-			*used = off;
-			return -1;
-		}
-	}
-	*used = off;
-	return 0;
-}
-
-static enum h1_status
-body_chunked(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
-    bool out_chunked, size_t out_limit, uint64_t *payload)
-{
-	struct evbuffer_iovec vec[8];
-	enum h1_status rc = H1_AGAIN;
-	bool more = true;
-
-	if (p->ll_paused) {
-		llhttp_resume(&p->ll);
-		p->ll_paused = false;
-	}
-	p->out = out;
-	p->out_chunked = out_chunked;
-	p->payload = payload;
-	/* Eight chains per peek; loop while input is consumed whole. */
-	while (more && rc == H1_AGAIN && p->state == P_BODY) {
-		size_t consumed = 0;
-		int n = evbuffer_peek(in, -1, NULL, vec, 8);
-
-		if (n > 8)
-			n = 8;
-		more = false;
-		for (int i = 0; i < n && p->state == P_BODY; i++) {
-			const char *base = vec[i].iov_base;
-			size_t len = vec[i].iov_len, r = room(out, out_limit);
-			size_t used;
-
-			if (r == 0)
-				break;
-			/* Feed at most what the output may still take (chunk
-			 * framing adds a few bytes; the limit is a watermark). */
-			if (len > r)
-				len = r;
-			if (body_execute(p, base, len, &used) < 0)
-				rc = H1_ERROR;
-			consumed += used;
-			if (rc == H1_ERROR || len < vec[i].iov_len)
-				break;
-			more = i == n - 1 && n == 8;
-		}
-		evbuffer_drain(in, consumed);
-	}
-	p->out = NULL;
-	p->payload = NULL;
-	if (rc == H1_ERROR)
-		return rc;
-	return p->state == P_DONE ? H1_DONE : H1_AGAIN;
-}
-
-enum h1_status
-h1_body(struct h1_parser *p, struct evbuffer *in, struct evbuffer *out,
-    bool out_chunked, size_t out_limit, uint64_t *payload)
-{
-	size_t avail, r;
-
-	if (p->state == P_ERROR)
-		return H1_ERROR;
-	if (p->state == P_DONE)
-		return H1_DONE;
-	if (p->state != P_BODY)
-		return H1_AGAIN;
-	switch (p->head.framing) {
-	case H1_BODY_SIZED:
-		avail = evbuffer_get_length(in);
-		r = room(out, out_limit);
-		if (avail > r)
-			avail = r;
-		if ((uint64_t)avail > p->remaining)
-			avail = (size_t)p->remaining;
-		if (avail > 0) {
-			evbuffer_remove_buffer(in, out, avail);
-			p->remaining -= avail;
-			*payload += avail;
-		}
-		if (p->remaining == 0) {
-			p->state = P_DONE;
-			return H1_DONE;
-		}
-		return H1_AGAIN;
-	case H1_BODY_CLOSE:
-		avail = evbuffer_get_length(in);
-		r = room(out, out_limit);
-		if (avail > r)
-			avail = r;
-		if (avail > 0) {
-			if (out_chunked)
-				add_chunk_size(out, avail);
-			evbuffer_remove_buffer(in, out, avail);
-			if (out_chunked)
-				evbuffer_add(out, "\r\n", 2);
-			*payload += avail;
-		}
-		return H1_AGAIN;
-	case H1_BODY_CHUNKED:
-		return body_chunked(p, in, out, out_chunked, out_limit, payload);
-	case H1_BODY_NONE:
-		break;
-	}
-	p->state = P_DONE;
-	return H1_DONE;
-}
-
-enum h1_status
-h1_body_eof(struct h1_parser *p, struct evbuffer *out, bool out_chunked)
-{
-	if (p->state == P_BODY && p->head.framing == H1_BODY_CLOSE) {
-		if (out_chunked)
-			evbuffer_add(out, "0\r\n\r\n", 5);
-		p->state = P_DONE;
-		return H1_DONE;
-	}
-	if (p->state == P_DONE)
-		return H1_DONE;
-	set_error(p, p->kind == H1_REQUEST ? 400 : 502,
-	    "connection closed before the message was complete");
-	return H1_ERROR;
 }
 
 unsigned
