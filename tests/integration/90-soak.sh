@@ -1,5 +1,5 @@
 #!/bin/sh
-# Soak (issue 5): SOAK_SECONDS (default 90) of mixed load through 2 workers
+# Soak (issue 5): SOAK_SECONDS (default 120) of mixed load through 2 workers
 # (tests/tools/soakload.py: keep-alive and new connections, GET and POST,
 # clients aborting mid-head, mid-body and mid-response, requests to an
 # upstream that cuts, resets and garbles its answers), with the resident
@@ -13,7 +13,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-SECONDS_TOTAL=${SOAK_SECONDS:-90}
+SECONDS_TOTAL=${SOAK_SECONDS:-120}
 # Freed memory in ASan's quarantine would look like growth.
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0
 export ASAN_OPTIONS
