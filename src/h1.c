@@ -441,6 +441,8 @@ static const llhttp_settings_t settings = {
 	.on_headers_complete = on_headers_complete,
 	.on_body = h1_on_body,
 	.on_chunk_header = h1_on_chunk_header,
+	.on_chunk_extension_name = h1_on_chunk_extension,
+	.on_chunk_extension_value = h1_on_chunk_extension,
 	.on_message_complete = h1_on_message_complete,
 };
 
@@ -493,6 +495,7 @@ h1_parser_reset(struct h1_parser *p, bool head_request)
 	p->head_bytes = 0;
 	p->remaining = 0;
 	p->trailer_bytes = 0;
+	p->chunk_ext = 0;
 	p->out = NULL;
 	p->payload = NULL;
 	p->err_status = 0;

@@ -65,11 +65,33 @@ h1_on_body(llhttp_t *ll, const char *at, size_t n)
  * body_chunked() checks the section's line ends before llhttp sees them,
  * as for a head.
  */
+/*
+ * Chunk extensions (RFC 9112 7.1.1) carry nothing the proxy or its servers
+ * use, and llhttp takes them without bound: one chunk line could take
+ * input for ever without a byte of payload.  Bounded like a field line.
+ */
+#define CHUNK_EXT_MAX	1024
+
+int
+h1_on_chunk_extension(llhttp_t *ll, const char *at, size_t n)
+{
+	struct h1_parser *p = parser_of(ll);
+
+	(void)at;
+	p->chunk_ext += n;
+	if (p->chunk_ext > CHUNK_EXT_MAX) {
+		h1_set_error(p, 400, "chunk extension too long");
+		return -1;
+	}
+	return 0;
+}
+
 int
 h1_on_chunk_header(llhttp_t *ll)
 {
 	struct h1_parser *p = parser_of(ll);
 
+	p->chunk_ext = 0;	/* the line is complete */
 	if (ll->content_length != 0)
 		return 0;
 	p->trailers = true;

@@ -68,6 +68,7 @@ struct h1_parser {
 	size_t head_bytes;
 	uint64_t remaining;	/* sized body */
 	size_t trailer_bytes;
+	size_t chunk_ext;	/* extension bytes on the current chunk line */
 
 	/* Where on_body writes while a chunked body is moved. */
 	struct evbuffer *out;
@@ -105,6 +106,7 @@ void	h1_map_llhttp_error(struct h1_parser *, llhttp_errno_t);
 /* llhttp callbacks of the body (h1_body.c). */
 int	h1_on_body(llhttp_t *, const char *, size_t);
 int	h1_on_chunk_header(llhttp_t *);
+int	h1_on_chunk_extension(llhttp_t *, const char *, size_t);
 int	h1_on_message_complete(llhttp_t *);
 
 #endif

@@ -1985,6 +1985,63 @@ END_TEST
  * request line).  Feeding splits at the end of chunk data must give
  * exactly the chunks sent.
  */
+/* A chunk line's extensions are bounded (1024 bytes): at the bound the
+ * chunk passes, one byte over it is 400 before any payload moved, fed
+ * whole or in pieces. */
+static enum h1_status
+chunk_with_extension(size_t extlen, size_t piece, struct evbuffer *out)
+{
+	struct h1_parser *p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
+	struct evbuffer *in = evbuffer_new();
+	uint64_t payload = 0;
+	enum h1_status st = H1_AGAIN;
+	char *line = malloc(extlen + 32);
+	size_t n, off = 0;
+
+	ck_assert_ptr_nonnull(line);
+	/* ";" + name: the name counts as extension bytes. */
+	line[0] = '5';
+	line[1] = ';';
+	memset(line + 2, 'x', extlen);
+	n = 2 + extlen;
+	memcpy(line + n, "\r\nhello\r\n0\r\n\r\n", 15);
+	n += 15;
+	evbuffer_add(in, chunked_head, sizeof(chunked_head) - 1);
+	ck_assert_int_eq(h1_parse_head(p, in), H1_DONE);
+	while (off < n && st == H1_AGAIN) {
+		size_t k = n - off < piece ? n - off : piece;
+
+		evbuffer_add(in, line + off, k);
+		off += k;
+		st = h1_body(p, in, out, true, BIG, &payload);
+	}
+	if (st == H1_ERROR) {
+		ck_assert_uint_eq(h1_error_status(p), 400);
+		ck_assert_uint_eq(payload, 0);
+	}
+	free(line);
+	evbuffer_free(in);
+	h1_parser_free(p);
+	return st;
+}
+
+START_TEST(chunk_extension_bounded)
+{
+	size_t pieces[] = { 1 << 20, 7, 1 };
+
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		struct evbuffer *out = evbuffer_new();
+
+		ck_assert_int_eq(chunk_with_extension(1024, pieces[i], out), H1_DONE);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		ck_assert_int_eq(chunk_with_extension(1025, pieces[i], out), H1_ERROR);
+		ck_assert_uint_eq(evbuffer_get_length(out), 0);
+		ck_assert_int_eq(chunk_with_extension(100000, pieces[i], out), H1_ERROR);
+		evbuffer_free(out);
+	}
+}
+END_TEST
+
 START_TEST(chunked_split_after_size_line)
 {
 	struct h1_parser *p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
@@ -2264,6 +2321,7 @@ h1_suite(void)
 
 	tc = tcase_create("regressions");
 	tcase_add_test(tc, chunked_split_after_size_line);
+	tcase_add_test(tc, chunk_extension_bounded);
 	tcase_add_loop_test(tc, obs_fold_refused, 0,
 	    (int)(sizeof(obs_fold_cases) / sizeof(obs_fold_cases[0])));
 	tcase_add_loop_test(tc, space_before_colon_refused, 0,
