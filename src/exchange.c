@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "config.h"
+#include "conn.h"
 #include "duration.h"
 #include "h1.h"
 #include "headers.h"
@@ -37,15 +37,21 @@ request_cfg(const struct session *s)
 /*
  * Client idle limits while forwarding: a client that stops sending its
  * body, or stops reading the response, is dropped after client_idle.
- * Set on state changes only: re-arming costs an event_add per direction.
+ * Set on state changes only.
  */
 static void
 client_timeouts(struct session *s)
 {
-	struct timeval tv = duration_tv(session_cfg(s)->timeouts.client_idle);
+	double idle = session_cfg(s)->timeouts.client_idle;
 
-	bufferevent_set_timeouts(s->bev, s->x.req == RQ_BODY ? &tv : NULL,
-	    s->x.resp == RS_BODY ? &tv : NULL);
+	conn_set_timeouts(s->conn, s->x.req == RQ_BODY ? idle : 0,
+	    s->x.resp == RS_BODY ? idle : 0);
+}
+
+static struct conn *
+up_conn(const struct session *s)
+{
+	return upstream_io(s->x.uc);
 }
 
 /* The exchange is over (response complete): keep-alive or close. */
@@ -63,7 +69,7 @@ finish_exchange(struct session *s)
 	}
 	session_log_exchange(s);
 	s->in_exchange = false;
-	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	conn_set_timeouts(s->conn, 0, 0);
 	if (x->close_after || x->req != RQ_DONE || s->w->draining) {
 		session_start_drain(s);
 		return;
@@ -71,44 +77,39 @@ finish_exchange(struct session *s)
 	session_keep_alive(s);
 }
 
-/* Sends the request head to the connection just acquired. */
+/* Queues the request head on the connection just acquired (the request
+ * pump flushes it, with the first body bytes). */
 static void
 send_head(struct session *s)
 {
 	struct exchange *x = &s->x;
-	struct evbuffer *out = bufferevent_get_output(upstream_bev(x->uc));
-	size_t len = evbuffer_get_length(x->head), n;
-	const char *p = (const char *)evbuffer_pullup(x->head, -1);
+	struct evbuffer *out = conn_output(up_conn(s));
 
-	n = upstream_write_now(x->uc, p, len);
-	if (n < len)
-		evbuffer_add(out, p + n, len - n);
 	/* Keep the head while a retry on a fresh connection is possible. */
-	if (!(upstream_is_reused(x->uc) && !x->retried &&
-	    h1_head(s->req)->method_idempotent && x->req == RQ_DONE))
-		evbuffer_drain(x->head, len);
+	if (upstream_is_reused(x->uc) && !x->retried &&
+	    h1_head(s->req)->method_idempotent && x->req == RQ_DONE)
+		evbuffer_add(out, evbuffer_pullup(x->head, -1),
+		    evbuffer_get_length(x->head));
+	else
+		evbuffer_add_buffer(out, x->head);
 }
 
 static void
 upstream_ready(struct session *s)
 {
 	struct exchange *x = &s->x;
-	struct bufferevent *ub = upstream_bev(x->uc);
-	const struct config *c = request_cfg(s);
-	struct timeval tv = duration_tv(c->timeouts.upstream_response);
+	struct conn *uc = up_conn(s);
+	double t = request_cfg(s)->timeouts.upstream_response;
 
 	s->state = S_FORWARD;
-	bufferevent_setwatermark(ub, EV_READ, 0, IN_HIGH);
-	bufferevent_setwatermark(ub, EV_WRITE, OUT_HIGH / 2, 0);
+	conn_set_read_high(uc, IN_HIGH);
+	conn_set_write_low(uc, OUT_HIGH / 2);
 	/* Read idle time counts once the request is complete (see
 	 * exchange_pump_request); a stalled upstream write fails after the same. */
-	bufferevent_set_timeouts(ub, x->req == RQ_DONE ? &tv : NULL, &tv);
-	/* EV_WRITE is on from creation and the write event is armed only
-	 * while output is queued: enabling it here would arm it now, for
-	 * two epoll_ctl calls per request. */
-	bufferevent_enable(ub, EV_READ);
+	conn_set_timeouts(uc, x->req == RQ_DONE ? t : 0, t);
 	client_timeouts(s);
 	send_head(s);
+	conn_flush(uc);
 	exchange_pump_request(s);
 	if (s->state == S_FORWARD && s->x.uc != NULL)
 		exchange_pump_response(s);
@@ -300,45 +301,53 @@ exchange_begin(struct session *s)
 }
 
 
+/*
+ * A request body failed its checks: what this pass moved toward the
+ * upstream has not been written yet (conn_flush writes later in the
+ * pass), so none of it leaves; the connection is closed, never reused.
+ */
+static void
+refuse_body(struct session *s, unsigned status, const char *why)
+{
+	evbuffer_drain(conn_output(up_conn(s)), (size_t)-1);
+	s->x.close_after = true;
+	session_respond_error(s, status, why, 0);
+}
+
 /* Moves request body bytes from the client to the upstream. */
 void
 exchange_pump_request(struct session *s)
 {
 	struct exchange *x = &s->x;
 	const struct config *c = request_cfg(s);
-	struct bufferevent *ub;
-	struct timeval tv;
+	double t;
 
 	if (x->req != RQ_BODY || x->uc == NULL || s->state != S_FORWARD) {
 		/* Bytes of a pipelined request wait for this exchange. */
 		session_input_consumed(s);
 		return;
 	}
-	ub = upstream_bev(x->uc);
-	switch (h1_body(s->req, bufferevent_get_input(s->bev),
-	    bufferevent_get_output(ub), true, OUT_HIGH, &x->req_bytes)) {
+	switch (h1_body(s->req, conn_input(s->conn), conn_output(up_conn(s)),
+	    true, OUT_HIGH, &x->req_bytes)) {
 	case H1_AGAIN:
 		break;
 	case H1_DONE:
 		x->req = RQ_DONE;
 		/* Waiting for the response starts now. */
-		tv = duration_tv(c->timeouts.upstream_response);
-		bufferevent_set_timeouts(ub, &tv, &tv);
+		t = c->timeouts.upstream_response;
+		conn_set_timeouts(up_conn(s), t, t);
 		client_timeouts(s);
 		break;
 	case H1_ERROR:
-		x->close_after = true;
-		session_respond_error(s, h1_error_status(s->req),
-		    h1_error_reason(s->req), 0);
+		refuse_body(s, h1_error_status(s->req), h1_error_reason(s->req));
 		return;
 	}
 	if (c->limits.max_body_bytes != 0 &&
 	    x->req_bytes > c->limits.max_body_bytes) {
-		x->close_after = true;
-		session_respond_error(s, 413,
-		    "request body larger than limits.max_body_bytes", 0);
+		refuse_body(s, 413, "request body larger than limits.max_body_bytes");
 		return;
 	}
+	conn_flush(up_conn(s));
 	session_input_consumed(s);
 }
 
@@ -348,7 +357,7 @@ start_response(struct session *s)
 {
 	struct exchange *x = &s->x;
 	const struct h1_head *rq = h1_head(s->req), *rs = h1_head(s->resp);
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = conn_output(s->conn);
 	const struct config *c = request_cfg(s);
 
 	if (rs->status == 101) {
@@ -357,8 +366,10 @@ start_response(struct session *s)
 	}
 	if (rs->status < 200) {
 		/* Interim (100 Continue, 103): relayed to HTTP/1.1 clients. */
-		if (rq->minor >= 1)
+		if (rq->minor >= 1) {
 			headers_write_response(out, rs, c->headers.via, false, false);
+			conn_flush(s->conn);
+		}
 		h1_parser_reset(s->resp, rq->method_head);
 		return 0;
 	}
@@ -379,28 +390,13 @@ start_response(struct session *s)
 	return 0;
 }
 
-/*
- * bufferevent_openssl makes one TLS record, and one write(2), per evbuffer
- * chain: a head and a small body would leave as two.  Joining the first
- * record's worth costs a copy of at most 16 KiB and saves a record and a
- * system call; when the first chain is already that long it costs nothing.
- */
-static void
-coalesce_records(struct evbuffer *out)
-{
-	size_t n = evbuffer_get_length(out);
-
-	if (n > 1)
-		evbuffer_pullup(out, (ssize_t)(n < TLS_RECORD ? n : TLS_RECORD));
-}
-
 /* Moves response bytes from the upstream to the client. */
 void
 exchange_pump_response(struct session *s)
 {
 	struct exchange *x = &s->x;
-	struct evbuffer *in = bufferevent_get_input(upstream_bev(x->uc));
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *in = conn_input(up_conn(s));
+	struct evbuffer *out = conn_output(s->conn);
 	enum h1_status rc;
 
 	while (x->resp == RS_HEAD) {
@@ -420,8 +416,7 @@ exchange_pump_response(struct session *s)
 		    &x->resp_bytes);
 		if (rc == H1_AGAIN && x->up_eof && evbuffer_get_length(in) == 0)
 			rc = h1_body_eof(s->resp, out, x->client_chunked);
-		if (s->lc->tls.enabled)
-			coalesce_records(out);
+		conn_flush(s->conn);
 		if (rc == H1_ERROR) {
 			/* Cut or broken mid-body: the client keeps what it got,
 			 * and learns from the close that it is not all. */
@@ -450,7 +445,7 @@ exchange_pump_response(struct session *s)
 		session_respond_error(s, 502, "upstream closed before responding", 0);
 		return;
 	}
-	/* Reading pauses while the client is the bottleneck (readflow.h). */
+	/* Reading pauses while the client is the bottleneck (conn.h). */
 	upstream_input_flow(x->uc);
 }
 
@@ -487,17 +482,17 @@ may_retry(const struct session *s)
 	    x->resp == RS_HEAD && !x->sent_to_client &&
 	    h1_head(s->req)->method_idempotent &&
 	    h1_head(s->req)->framing == H1_BODY_NONE &&
-	    evbuffer_get_length(bufferevent_get_input(upstream_bev(x->uc))) == 0;
+	    evbuffer_get_length(conn_input(up_conn(s))) == 0;
 }
 
 static void
-up_event(void *arg, short what)
+up_event(void *arg, unsigned what)
 {
 	struct session *s = session_checked(arg);
 	struct exchange *x = &s->x;
-	bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
+	bool timeout = (what & CONN_EV_TIMEOUT) != 0;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & CONN_EV_CONNECTED) {
 		upstream_ready(s);
 		return;
 	}
@@ -505,7 +500,8 @@ up_event(void *arg, short what)
 		/* Nothing was sent: another target may take it. */
 		log_info("session %s: upstream %s: %s, while connecting (route %s)",
 		    s->peer, upstream_target(x->uc), timeout ? "timed out" :
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+		    conn_errno(up_conn(s)) != 0 ? strerror(conn_errno(up_conn(s))) :
+		    "TLS handshake failed",
 		    x->route_name);
 		upstream_release(x->uc, false);
 		x->uc = NULL;

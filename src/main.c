@@ -20,7 +20,6 @@
 
 #include "admin.h"
 #include "config.h"
-#include "evbase.h"
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
@@ -345,7 +344,7 @@ out:
 	free(m.workers);
 	event_free(m.watch);
 	event_free(m.reload_watch);
-	evbase_free(m.base);
+	event_base_free(m.base);
 	runtime_unref(m.rt);
 	stats_routes_free();
 	srclimit_free(shared.srclimit);

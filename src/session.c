@@ -3,15 +3,13 @@
  * magic, does the work of the current state and, when the session must
  * end, calls session_close() as its last statement.
  *
- * Back-pressure: each input buffer has a read high watermark, and reading
- * is turned off while the input is full (readflow.h: libevent alone would
- * run the read callback again and again meanwhile); bytes move from one
+ * Back-pressure: each input has a read mark (IN_HIGH), and the connection
+ * stops reading while its input is full (conn.h); bytes move from one
  * side's input to the other side's output only while that output is
- * under OUT_HIGH, and a write callback (low watermark OUT_HIGH / 2)
- * resumes the move.  No buffer grows without bound.
+ * under OUT_HIGH, and the write callback (low mark OUT_HIGH / 2) resumes
+ * the move.  No buffer grows without bound.
  */
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,18 +20,16 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "conn.h"
 #include "duration.h"
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
-#include "readflow.h"
 #include "router.h"
 #include "runtime.h"
 #include "session.h"
@@ -101,7 +97,7 @@ head_started(const struct session *s)
 static SSL *
 client_ssl(const struct session *s)
 {
-	return s->lc->tls.enabled ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+	return conn_ssl(s->conn);
 }
 
 void
@@ -185,13 +181,10 @@ session_close(struct session *s, const char *reason)
 	if (s->truncated && client_ssl(s) == NULL) {
 		/* Plain TCP: a FIN could end a close-delimited body; a reset
 		 * cannot be taken for its end. */
-		struct linger lg = { 1, 0 };
-
-		(void)setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET,
-		    SO_LINGER, &lg, sizeof(lg));
-	} else if (client_ssl(s) != NULL && s->state != S_HANDSHAKE &&
-	    s->state != S_LINGER && !s->truncated)
-		SSL_shutdown(client_ssl(s));
+		conn_reset_on_close(s->conn);
+	} else if (s->state != S_HANDSHAKE && s->state != S_LINGER &&
+	    !s->truncated)
+		conn_close_notify(s->conn);
 	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
 	if (s->x.uc != NULL) {
 		upstream_release(s->x.uc, false);
@@ -199,7 +192,7 @@ session_close(struct session *s, const char *reason)
 	}
 	if (s->uphead != NULL)
 		evbuffer_free(s->uphead);
-	bufferevent_free(s->bev);	/* closes the fd, frees the SSL */
+	conn_free(s->conn);	/* closes the fd, frees the SSL */
 	worker_gen_put(w, s->x.g);
 	worker_gen_put(w, s->g);
 	worker_give_parser(w, s->req, true);
@@ -232,9 +225,9 @@ session_abort(struct session *s, const char *detail)
 	s->truncated = true;
 	session_log_exchange(s);
 	s->in_exchange = false;
-	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	conn_set_timeouts(s->conn, 0, 0);
 	/* No next request on this connection. */
-	bufferevent_disable(s->bev, EV_READ);
+	conn_read_enable(s->conn, false);
 	session_start_drain(s);
 }
 
@@ -254,14 +247,11 @@ static void
 linger(struct session *s)
 {
 	set_state(s, S_LINGER);
-	if (client_ssl(s) != NULL)
-		SSL_shutdown(client_ssl(s));
-	(void)shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	conn_shutdown_write(s->conn);
 	evtimer_del(s->timer);
 	session_arm_timer(s, LINGER_SECONDS);
-	bufferevent_disable(s->bev, EV_WRITE);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
-	bufferevent_enable(s->bev, EV_READ);
+	conn_set_read_high(s->conn, 0);
+	conn_read_enable(s->conn, true);
 }
 
 /* The output is flushed: close, or linger when a body may still come. */
@@ -280,13 +270,13 @@ session_start_drain(struct session *s)
 	set_state(s, S_DRAIN);
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+	if (evbuffer_get_length(conn_output(s->conn)) == 0) {
 		drained(s);
 		return;
 	}
 	/* The write callback closes once the output is flushed. */
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(s->bev, EV_WRITE);
+	conn_set_write_low(s->conn, 0);
+	conn_flush(s->conn);
 }
 
 
@@ -300,7 +290,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
     unsigned retry_after)
 {
 	struct exchange *x = &s->x;
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = conn_output(s->conn);
 	char body[512];
 	int n;
 	bool keep;
@@ -354,6 +344,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 		session_start_drain(s);
 		return;
 	}
+	conn_flush(s->conn);
 	session_keep_alive(s);
 }
 
@@ -370,7 +361,7 @@ session_checked(void *arg)
 /*
  * Back to keep-alive after a complete exchange.  Bytes of a pipelined
  * request may already wait in the input, and no read event will come for
- * them: the read callback is run again from the loop (deferred, so a
+ * them: the read callback is run again from the loop (not from here, so a
  * long pipeline cannot grow the stack).
  */
 void
@@ -384,16 +375,15 @@ session_keep_alive(struct session *s)
 	s->resp = NULL;
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
-	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-		bufferevent_trigger(s->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+	if (evbuffer_get_length(conn_input(s->conn)) > 0)
+		conn_kick_read(s->conn);
 	else
 		session_input_consumed(s);
 }
 
 /*
  * Reading pauses while the input is full and resumes below, with no
- * plaintext left stuck in OpenSSL (see readflow.h), in the states that read
+ * plaintext left stuck in OpenSSL (conn.h), in the states that read
  * requests; draining and lingering states discard what comes.
  */
 void
@@ -404,7 +394,7 @@ session_input_consumed(struct session *s)
 	case S_HEAD:
 	case S_CONNECT:
 	case S_FORWARD:
-		readflow_update(s->bev, &s->read_paused);
+		conn_input_consumed(s->conn);
 		break;
 	case S_HANDSHAKE:
 	case S_DRAIN:
@@ -416,7 +406,7 @@ session_input_consumed(struct session *s)
 void
 session_process_head(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = conn_input(s->conn);
 
 	if (s->req == NULL)
 		s->req = worker_take_parser(s->w, true);
@@ -439,9 +429,10 @@ session_process_head(struct session *s)
 /* --- client callbacks --- */
 
 static void
-client_read(struct bufferevent *bev, void *arg)
+client_read(void *arg)
 {
 	struct session *s = session_checked(arg);
+	struct evbuffer *in = conn_input(s->conn);
 
 	switch (s->state) {
 	case S_IDLE:
@@ -457,11 +448,11 @@ client_read(struct bufferevent *bev, void *arg)
 		break;
 	case S_DRAIN:
 		/* Whatever comes after the last response is not read. */
-		evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
+		evbuffer_drain(in, (size_t)-1);
 		break;
 	case S_LINGER:
-		s->lingered += evbuffer_get_length(bufferevent_get_input(bev));
-		evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
+		s->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, (size_t)-1);
 		if (s->lingered > LINGER_MAX)
 			session_close(s, "done (client kept sending)");
 		break;
@@ -475,12 +466,12 @@ client_read(struct bufferevent *bev, void *arg)
 }
 
 static void
-client_write(struct bufferevent *bev, void *arg)
+client_write(void *arg)
 {
 	struct session *s = session_checked(arg);
 
 	if (s->state == S_DRAIN) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(conn_output(s->conn)) == 0)
 			drained(s);
 		return;
 	}
@@ -510,22 +501,22 @@ handshake_done(struct session *s)
 	s->state = S_HEAD;
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.request_header);
-	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-		session_process_head(s);
+	/* Bytes that came with the handshake: the connection reads them
+	 * next (conn.h) and client_read takes them. */
 }
 
 static void
-client_event(struct bufferevent *bev, short what, void *arg)
+client_event(void *arg, unsigned what)
 {
 	struct session *s = session_checked(arg);
 	char err[256] = "";
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & CONN_EV_CONNECTED) {
 		handshake_done(s);
 		return;
 	}
 	if (s->state == S_HANDSHAKE) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
+		unsigned long e = conn_ssl_error(s->conn);
 
 		if (e != 0)
 			ERR_error_string_n(e, err, sizeof(err));
@@ -535,19 +526,19 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		session_close(s, "TLS handshake failed");
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		session_close(s, what & BEV_EVENT_READING ?
+	if (what & CONN_EV_TIMEOUT) {
+		session_close(s, what & CONN_EV_READING ?
 		    "client stopped sending" : "client stopped reading");
 		return;
 	}
-	if ((what & BEV_EVENT_EOF) && s->in_exchange && s->x.req == RQ_DONE &&
+	if ((what & CONN_EV_EOF) && s->in_exchange && s->x.req == RQ_DONE &&
 	    (s->state == S_CONNECT || s->state == S_FORWARD)) {
 		/* A half-close after a complete request: answer it, then
 		 * close (as HAProxy does; TLS 1.3 allows it too). */
 		s->x.close_after = true;
 		return;
 	}
-	session_close(s, what & BEV_EVENT_EOF ? "client closed" : "client error");
+	session_close(s, what & CONN_EV_EOF ? "client closed" : "client error");
 }
 
 static void
@@ -562,7 +553,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case S_HEAD:
 		if (!head_started(s) &&
-		    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
+		    evbuffer_get_length(conn_input(s->conn)) == 0) {
 			session_close(s, "no request");
 			return;
 		}
@@ -588,6 +579,12 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static const struct conn_ops client_ops = {
+	.on_read = client_read,
+	.on_write = client_write,
+	.on_event = client_event,
+};
+
 void
 session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
     socklen_t salen, struct srclimit_ticket *src)
@@ -596,39 +593,33 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	const struct listener_conf *lc = &rt->cfg->listeners[li];
 	const struct config *c = rt->cfg;
 	struct session *s;
-	struct bufferevent *bev;
-	int opts = BEV_OPT_CLOSE_ON_FREE, one = 1;
+	SSL *ssl = NULL;
+	int one = 1;
 
+	(void)salen;
 	/* Heads and small bodies go out at once, not after a delayed ACK. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (rt->listener_ctx[li] != NULL) {
-		SSL *ssl = SSL_new(rt->listener_ctx[li]);
-
-		if (ssl == NULL) {
-			log_warnx("listener %s: cannot create a TLS session", lc->address);
-			srclimit_release(w->shared->srclimit, src);
-			close(fd);
-			return;
-		}
-		/* On failure this frees ssl and closes fd itself. */
-		bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, opts);
-		if (bev != NULL)
-			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	} else
-		bev = bufferevent_socket_new(w->base, fd, opts);
-	if (bev == NULL) {
-		log_warnx("listener %s: cannot set up a connection", lc->address);
+	if (rt->listener_ctx[li] != NULL &&
+	    (ssl = SSL_new(rt->listener_ctx[li])) == NULL) {
+		log_warnx("listener %s: cannot create a TLS session", lc->address);
 		srclimit_release(w->shared->srclimit, src);
+		close(fd);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
+	/* On failure this frees ssl and closes fd itself. */
+	s->conn = conn_accepted(w->base, fd, ssl, &client_ops, s);
+	if (s->conn == NULL) {
+		log_warnx("listener %s: cannot set up a connection", lc->address);
+		srclimit_release(w->shared->srclimit, src);
+		free(s);
+		return;
+	}
 	s->magic = SESSION_MAGIC;
 	s->w = w;
 	s->src = *src;
 	s->g = worker_gen_get(w);
 	s->lc = lc;
-	s->bev = bev;
 	addr_format(sa, s->peer, sizeof(s->peer));
 	addr_format_host(sa, s->peer_host, sizeof(s->peer_host));
 	s->timer = evtimer_new(w->base, timer_cb, s);
@@ -639,11 +630,9 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	w->nsessions++;
 	atomic_fetch_add(&w->shared->connections, 1);
 	stats_add(&w->stats.connections, 1);
-	bufferevent_setcb(bev, client_read, client_write, client_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, IN_HIGH);
-	bufferevent_setwatermark(bev, EV_WRITE, OUT_HIGH / 2, 0);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	if (rt->listener_ctx[li] != NULL) {
+	conn_set_read_high(s->conn, IN_HIGH);
+	conn_set_write_low(s->conn, OUT_HIGH / 2);
+	if (ssl != NULL) {
 		s->state = S_HANDSHAKE;
 		session_arm_timer(s, c->timeouts.tls_handshake);
 	} else {

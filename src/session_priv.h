@@ -16,7 +16,7 @@
 #include "headers.h"
 #include "srclimit.h"
 
-struct bufferevent;
+struct conn;
 struct event;
 struct h1_parser;
 struct upstream_conn;
@@ -28,7 +28,6 @@ struct worker_gen;
 #define SESSION_MAGIC	0x73657331u	/* "ses1" */
 #define IN_HIGH		(64 * 1024)	/* read watermark of each input */
 #define OUT_HIGH	(256 * 1024)	/* most bytes queued toward a peer */
-#define TLS_RECORD	16384		/* most plaintext in one TLS record */
 
 enum session_state {
 	S_HANDSHAKE,	/* TLS accept running; tls_handshake deadline */
@@ -95,7 +94,7 @@ struct session {
 	 * connection. */
 	struct worker_gen *g;
 	const struct listener_conf *lc;
-	struct bufferevent *bev;
+	struct conn *conn;		/* the client connection */
 	struct event *timer;
 	struct srclimit_ticket src;	/* limits.max_connections_per_source */
 	char peer[ADDR_STRLEN];
@@ -107,7 +106,6 @@ struct session {
 	struct evbuffer *uphead;	/* reused for every request's head */
 	bool in_exchange;
 	bool truncated;		/* a response was cut: close without close_notify */
-	bool read_paused;	/* reading off while the input is full (readflow) */
 	size_t lingered;	/* bytes discarded in S_LINGER */
 	struct exchange x;
 	struct session *next, *prev;	/* the worker's list */
@@ -130,8 +128,7 @@ void	session_process_head(struct session *);
 void	session_keep_alive(struct session *);
 void	session_start_drain(struct session *);
 /* The session took bytes from its input, or could not take any: reading
- * pauses while the input is full and resumes below; no byte stays stuck in
- * OpenSSL (see session.c). */
+ * pauses while the input is full and resumes below (conn_input_consumed). */
 void	session_input_consumed(struct session *);
 /* The response is half sent and cannot be finished: flush what is queued,
  * then close so that the cut cannot pass for a complete response. */

@@ -8,30 +8,23 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "conn.h"
 #include "duration.h"
 #include "log.h"
-#include "readflow.h"
 #include "tls.h"
 #include "upstream.h"
 #include "xalloc.h"
 
 #define CONN_MAGIC 0x75706331u	/* "upc1" */
 
-enum conn_state {
+enum uc_state {
 	C_CONNECTING,		/* owned; TCP connect or TLS handshake running */
 	C_BUSY,			/* owned by a request */
 	C_IDLE,			/* on the idle list */
@@ -44,12 +37,11 @@ struct target_health {
 
 struct upstream_conn {
 	unsigned magic;
-	enum conn_state state;
+	enum uc_state state;
 	struct upstream_pool *pool;
-	struct bufferevent *bev;
+	struct conn *conn;
 	size_t target;
 	bool reused;
-	bool read_paused;	/* reading off while the input is full */
 	const struct upstream_ops *ops;
 	void *arg;
 	struct upstream_conn *next, *prev;	/* idle list */
@@ -94,7 +86,7 @@ idle_unlink(struct upstream_conn *c)
 
 /* The one place a connection is freed. */
 static void
-conn_close(struct upstream_conn *c)
+uc_close(struct upstream_conn *c)
 {
 	if (c->state == C_IDLE) {
 		idle_unlink(c);
@@ -102,7 +94,7 @@ conn_close(struct upstream_conn *c)
 	} else
 		stats_sub(&c->pool->spec.stats->upstream_busy, 1);
 	c->pool->nopen--;
-	bufferevent_free(c->bev);	/* closes the fd and frees the SSL */
+	conn_free(c->conn);	/* closes the fd and frees the SSL */
 	c->magic = 0;
 	free(c);
 }
@@ -112,7 +104,7 @@ upstream_pool_retire(struct upstream_pool *p)
 {
 	p->retired = true;
 	while (p->idle != NULL)
-		conn_close(p->idle);
+		uc_close(p->idle);
 }
 
 void
@@ -133,7 +125,7 @@ is_ejected(const struct upstream_pool *p, size_t t, const struct timeval *now)
 }
 
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+uc_read_cb(void *arg)
 {
 	struct upstream_conn *c = arg;
 
@@ -144,11 +136,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	/* An idle connection has nothing to say; anything is an error. */
 	log_debug("upstream %s: %s: unexpected data on an idle connection",
 	    c->pool->spec.name, c->pool->spec.targets[c->target].spec);
-	conn_close(c);
+	uc_close(c);
 }
 
 static void
-conn_write_cb(struct bufferevent *bev, void *arg)
+uc_write_cb(void *arg)
 {
 	struct upstream_conn *c = arg;
 
@@ -157,19 +149,19 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+uc_event_cb(void *arg, unsigned what)
 {
 	struct upstream_conn *c = arg;
 
 	if (c->state == C_IDLE) {
 		/* Closed by the server, or kept idle too long. */
-		conn_close(c);
+		uc_close(c);
 		return;
 	}
 	if (c->state == C_CONNECTING) {
-		if (what & BEV_EVENT_CONNECTED) {
+		if (what & CONN_EV_CONNECTED) {
 			c->state = C_BUSY;
-			bufferevent_set_timeouts(c->bev, NULL, NULL);
+			conn_set_timeouts(c->conn, 0, 0);
 		} else
 			upstream_report(c, false);
 	}
@@ -195,57 +187,45 @@ pick_target(struct upstream_pool *p, size_t *out)
 	return false;
 }
 
+static const struct conn_ops uc_ops = {
+	.on_read = uc_read_cb,
+	.on_write = uc_write_cb,
+	.on_event = uc_event_cb,
+};
+
 static struct upstream_conn *
-conn_open(struct upstream_pool *p, size_t t, const char **why)
+uc_open(struct upstream_pool *p, size_t t, const char **why)
 {
 	const struct target *tg = &p->spec.targets[t];
 	struct upstream_conn *c;
-	struct bufferevent *bev;
-	struct timeval tv = duration_tv(p->spec.connect_timeout);
-	int opts = BEV_OPT_CLOSE_ON_FREE, one = 1;
+	SSL *ssl = NULL;
 
 	if (p->spec.ssl_ctx != NULL) {
-		SSL *ssl = SSL_new(p->spec.ssl_ctx);
-
+		ssl = SSL_new(p->spec.ssl_ctx);
 		if (ssl == NULL || tls_client_prepare(ssl, p->spec.tls) < 0) {
 			SSL_free(ssl);
 			*why = "cannot set up upstream TLS";
 			return NULL;
 		}
-		/* On failure this frees ssl itself. */
-		bev = bufferevent_openssl_socket_new(p->base, -1, ssl,
-		    BUFFEREVENT_SSL_CONNECTING, opts);
-		if (bev != NULL)
-			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	} else
-		bev = bufferevent_socket_new(p->base, -1, opts);
-	if (bev == NULL) {
-		*why = "cannot create upstream connection";
-		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->magic = CONN_MAGIC;
-	c->state = C_CONNECTING;
-	c->pool = p;
-	c->bev = bev;
-	c->target = t;
-	p->nopen++;
-	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	if (bufferevent_socket_connect(bev, (const struct sockaddr *)&tg->addr.ss,
-	    (int)tg->addr.len) < 0) {
+	/* On failure this frees ssl itself. */
+	c->conn = conn_connect(p->base, (const struct sockaddr *)&tg->addr.ss,
+	    (socklen_t)tg->addr.len, ssl, &uc_ops, c);
+	if (c->conn == NULL) {
 		/* The socket could not even be started (e.g. out of fds). */
 		log_warn("upstream %s: connect to %s", p->spec.name, tg->spec);
-		p->nopen--;
-		bufferevent_free(bev);
 		free(c);
 		*why = "cannot connect to upstream";
 		return NULL;
 	}
+	c->magic = CONN_MAGIC;
+	c->state = C_CONNECTING;
+	c->pool = p;
+	c->target = t;
+	p->nopen++;
+	conn_set_timeouts(c->conn, p->spec.connect_timeout, p->spec.connect_timeout);
 	stats_add(&p->spec.stats->upstream_busy, 1);
-	/* Requests go out at once, not after a delayed ACK (Nagle). */
-	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
-	    &one, sizeof(one));
 	return c;
 }
 
@@ -271,7 +251,7 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 			c->reused = true;
 			c->ops = ops;
 			c->arg = arg;
-			bufferevent_set_timeouts(c->bev, NULL, NULL);
+			conn_set_timeouts(c->conn, 0, 0);
 			return c;
 		}
 	}
@@ -285,14 +265,14 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 		c = p->idle;
 		while (c->next != NULL)
 			c = c->next;
-		conn_close(c);
+		uc_close(c);
 	}
 	if (!pick_target(p, &t)) {
 		*status = 503;
 		*why = "no healthy upstream target";
 		return NULL;
 	}
-	c = conn_open(p, t, why);
+	c = uc_open(p, t, why);
 	if (c == NULL) {
 		*status = 502;
 		return NULL;
@@ -306,13 +286,12 @@ void
 upstream_release(struct upstream_conn *c, bool reusable)
 {
 	struct upstream_pool *p = c->pool;
-	struct timeval tv = duration_tv(p->spec.idle_timeout);
 
 	if (!reusable || p->retired || c->state != C_BUSY ||
 	    p->nidle >= p->spec.pool.max_idle ||
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-		conn_close(c);
+	    evbuffer_get_length(conn_input(c->conn)) > 0 ||
+	    evbuffer_get_length(conn_output(c->conn)) > 0) {
+		uc_close(c);
 		return;
 	}
 	c->state = C_IDLE;
@@ -326,11 +305,9 @@ upstream_release(struct upstream_conn *c, bool reusable)
 		p->idle->prev = c;
 	p->idle = c;
 	p->nidle++;
-	/* Watch for the server closing it; drop it after idle_timeout. */
-	c->read_paused = false;
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
-	bufferevent_enable(c->bev, EV_READ);
+	/* Watch for the server closing it (reading stays on, so the epoll
+	 * interest does not change); drop it after idle_timeout. */
+	conn_set_timeouts(c->conn, p->spec.idle_timeout, 0);
 }
 
 void
@@ -364,13 +341,13 @@ upstream_report(struct upstream_conn *c, bool ok)
 void
 upstream_input_flow(struct upstream_conn *c)
 {
-	readflow_update(c->bev, &c->read_paused);
+	conn_input_consumed(c->conn);
 }
 
-struct bufferevent *
-upstream_bev(struct upstream_conn *c)
+struct conn *
+upstream_io(struct upstream_conn *c)
 {
-	return c->bev;
+	return c->conn;
 }
 
 bool
@@ -383,20 +360,6 @@ const char *
 upstream_target(const struct upstream_conn *c)
 {
 	return c->pool->spec.targets[c->target].spec;
-}
-
-size_t
-upstream_write_now(struct upstream_conn *c, const void *data, size_t len)
-{
-	ssize_t n;
-
-	if (c->pool->spec.ssl_ctx != NULL || c->state != C_BUSY ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-		return 0;
-	n = write(bufferevent_getfd(c->bev), data, len);
-	/* On EAGAIN or an error the caller queues everything; the
-	 * bufferevent then meets the error and reports it as usual. */
-	return n > 0 ? (size_t)n : 0;
 }
 
 const struct upstream_spec *

@@ -7,9 +7,9 @@
  * seconds (then tries it again).  A pool belongs to one worker thread and
  * is never locked.
  *
- * While a connection is acquired, its bufferevent's events go to the
- * owner's ops; while idle, the pool watches it and closes it when the
- * server closes or sends anything.
+ * While a connection is acquired, its events go to the owner's ops;
+ * while idle, the pool watches it and closes it when the server closes or
+ * sends anything.
  */
 #ifndef MCX_UPSTREAM_H
 #define MCX_UPSTREAM_H
@@ -20,20 +20,20 @@
 #include "config.h"
 #include "stats.h"
 
-struct bufferevent;
+struct conn;
 struct event_base;
 struct ssl_ctx_st;
 
 struct upstream_pool;
 struct upstream_conn;
 
-/* What an owner is told.  what: BEV_EVENT_* flags as libevent gives them
- * (BEV_EVENT_CONNECTED once a new connection, and its TLS handshake, is
+/* What an owner is told.  what: CONN_EV_* flags (conn.h;
+ * CONN_EV_CONNECTED once a new connection, and its TLS handshake, is
  * up). */
 struct upstream_ops {
 	void	(*on_read)(void *arg);
 	void	(*on_write)(void *arg);
-	void	(*on_event)(void *arg, short what);
+	void	(*on_event)(void *arg, unsigned what);
 };
 
 /* What the pool connects to; the strings and arrays are the config's. */
@@ -63,7 +63,7 @@ void	upstream_pool_retire(struct upstream_pool *);
  * retry after a reused connection broke).  Returns NULL with *why and
  * *status (503 no healthy target / pool full; 502 cannot connect) set.
  * A reused connection is ready at once (upstream_is_reused()); a new one
- * reports BEV_EVENT_CONNECTED, or an error, through ops->on_event.
+ * reports CONN_EV_CONNECTED, or an error, through ops->on_event.
  */
 struct upstream_conn *upstream_acquire(struct upstream_pool *, bool fresh,
 	    const struct upstream_ops *, void *arg, unsigned *status,
@@ -79,18 +79,11 @@ void	upstream_release(struct upstream_conn *, bool reusable);
  * error, timeout, broken before a response) or succeeded. */
 void	upstream_report(struct upstream_conn *, bool ok);
 
-struct bufferevent *upstream_bev(struct upstream_conn *);
+/* The connection itself: its buffers, deadlines and marks. */
+struct conn *upstream_io(struct upstream_conn *);
 /* The exchange consumed the connection's input, or could not: reading
- * pauses while the input is full, resumes below (readflow.h). */
+ * pauses while the input is full, resumes below (conn.h). */
 void	upstream_input_flow(struct upstream_conn *);
-/*
- * Writes what the socket takes right now, when nothing is queued on a
- * plain TCP connection: a request head then leaves without the two
- * epoll_ctl calls of a bufferevent write (enable, then disable when the
- * output empties).  Returns the bytes written; the caller queues the
- * rest on the bufferevent.
- */
-size_t	upstream_write_now(struct upstream_conn *, const void *, size_t);
 bool	upstream_is_reused(const struct upstream_conn *);
 /* The target as configured ("10.0.1.10:8080"), for logs. */
 const char *upstream_target(const struct upstream_conn *);

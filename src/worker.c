@@ -10,7 +10,6 @@
 #include <event2/event.h>
 
 #include "duration.h"
-#include "evbase.h"
 #include "h1.h"
 #include "listener.h"
 #include "log.h"
@@ -446,6 +445,6 @@ worker_free(struct worker *w)
 	event_free(w->wake_ev);
 	close(w->wake_fd);
 	event_free(w->drain_timer);
-	evbase_free(w->base);
+	event_base_free(w->base);
 	free(w);
 }

@@ -34,51 +34,6 @@ start_proxy "$CONF"
 
 H=gms.mcx.own.example
 
-cat >"$TMP/raw.py" <<'EOF'
-# raw.py PORT SNI CA REQUEST-FILE WAIT META: sends the file's bytes over
-# TLS, reads until the server closes or WAIT seconds pass; the response on
-# stdout, "HOW FIRST_MS END_MS" in META (HOW: eof, reset or open).
-import socket, ssl, sys, time
-port, host, ca, infile, wait, meta = sys.argv[1:7]
-wait = float(wait)
-data = open(infile, "rb").read()
-ctx = ssl.create_default_context(cafile=ca)
-s = socket.create_connection(("127.0.0.1", int(port)), timeout=wait)
-ss = ctx.wrap_socket(s, server_hostname=host)
-t0 = time.monotonic()
-try:
-    ss.sendall(data)
-except OSError:
-    pass
-resp, how, first = b"", "open", None
-deadline = t0 + wait
-while True:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        break
-    ss.settimeout(left)
-    try:
-        d = ss.recv(65536)
-    except (socket.timeout, TimeoutError):
-        break
-    except ssl.SSLError:
-        how = "eof"
-        break
-    except ConnectionResetError:
-        how = "reset"
-        break
-    if not d:
-        how = "eof"
-        break
-    if first is None:
-        first = time.monotonic()
-    resp += d
-end = time.monotonic()
-sys.stdout.buffer.write(resp)
-with open(meta, "w") as f:
-    f.write("%s %d %d\n" % (how, int(((first or end) - t0) * 1000),
-                            int((end - t0) * 1000)))
-EOF
 
 SMUGGLED="GET /smuggled HTTP/1.1\r\nHost: $H\r\n\r\n"
 
@@ -96,7 +51,7 @@ case_() {
 	_want=$2
 	# shellcheck disable=SC2059
 	printf "$3$SMUGGLED" >"$TMP/req"
-	python3 "$TMP/raw.py" "$PROXY_PORT" "$H" "$PKI/ca.pem" "$TMP/req" 5 \
+	python3 "$TOOLS/rawtls.py" "$PROXY_PORT" "$H" "$PKI/ca.pem" "$TMP/req" 5 \
 	    "$TMP/meta" >"$TMP/resp" || fail "$_name: raw client failed"
 	_status=$(head -n 1 "$TMP/resp" | tr -d '\r')
 	_nresp=$(grep -c -a '^HTTP/1\.[01] [0-9][0-9][0-9]' "$TMP/resp" || true)
@@ -205,7 +160,7 @@ say "origin saw $(origin_request_count gms) upload heads, none completed"
 
 # ---- the proxy still serves, and a well-formed request passes ----------------
 printf "POST /upload HTTP/1.1\r\nHost: $H\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /conn HTTP/1.1\r\nHost: $H\r\nConnection: close\r\n\r\n" >"$TMP/req"
-python3 "$TMP/raw.py" "$PROXY_PORT" "$H" "$PKI/ca.pem" "$TMP/req" 5 "$TMP/meta" \
+python3 "$TOOLS/rawtls.py" "$PROXY_PORT" "$H" "$PKI/ca.pem" "$TMP/req" 5 "$TMP/meta" \
     >"$TMP/resp" || fail "raw client failed"
 expect_eq "$(grep -c -a '^HTTP/1\.1 200 ' "$TMP/resp")" 2 "control: two pipelined requests answered"
 expect_match "$(cat "$TMP/resp")" 'bytes=5 sha256=2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' \

@@ -3,7 +3,7 @@
 # cannot take more, the proxy holds what it has and sleeps.  libevent 2.1
 # re-runs a read callback that leaves its input at the high watermark for
 # as long as reading stays enabled, so each case below once cost a full
-# core per connection (src/readflow.h).  Three cases, each sampled for 2 s
+# core per connection (src/conn.h).  Three cases, each sampled for 2 s
 # of proxy CPU time, then finished to check nothing was lost:
 #  1. a client that does not read a 32 MiB response (upstream input full);
 #  2. a 32 MiB upload to an upstream that reads nothing for 4 s (client

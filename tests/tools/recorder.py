@@ -6,9 +6,12 @@ saved as DIR/<tag>.<n>.head and DIR/<tag>.<n>.body, where <tag> is the
 "case-NAME" segment of the request target (or "other") and n counts
 requests with that tag.  Sized and chunked bodies are read (chunked ones
 are saved decoded, trailers kept in DIR/<tag>.<n>.trailers).  Every
-request gets "200 ok" and the connection stays open.
+request gets "200 ok" and the connection stays open.  With --raw FILE,
+every byte received on any connection is also appended to FILE as it
+arrives, whether or not it ever makes a request (for tests that count
+what reached the upstream).
 
-Usage: recorder.py --ready-file F --dir DIR [--listen 127.0.0.1:0]
+Usage: recorder.py --ready-file F --dir DIR [--listen 127.0.0.1:0] [--raw FILE]
 """
 
 import argparse
@@ -20,6 +23,7 @@ from tcpserver import serve_forever
 
 lock = threading.Lock()
 seq = {}
+raw_path = None
 
 
 class Conn:
@@ -30,6 +34,9 @@ class Conn:
         d = self.s.recv(65536)
         if not d:
             raise EOFError
+        if raw_path:
+            with lock, open(raw_path, "ab") as f:
+                f.write(d)
         self.buf += d
 
     def until(self, sep):
@@ -98,7 +105,12 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1:0")
     ap.add_argument("--ready-file", required=True)
     ap.add_argument("--dir", required=True)
+    ap.add_argument("--raw")
     a = ap.parse_args()
+    global raw_path
+    raw_path = a.raw
+    if raw_path:
+        open(raw_path, "wb").close()
     os.makedirs(a.dir, exist_ok=True)
     serve_forever(a.listen, a.ready_file, serve, a.dir)
 
