@@ -19,7 +19,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,9 +240,13 @@ do_read(struct conn *c)
 			c->failed = true;
 			break;
 		}
+		/* The chain may hold more room than asked (libevent rounds
+		 * it up to a power of two): take CONN_READ_SIZE at most, so
+		 * that the input stops near the read mark. */
+		if (v.iov_len > CONN_READ_SIZE)
+			v.iov_len = CONN_READ_SIZE;
 		if (c->ssl != NULL) {
-			n = SSL_read(c->ssl, v.iov_base, v.iov_len > INT_MAX ?
-			    INT_MAX : (int)v.iov_len);
+			n = SSL_read(c->ssl, v.iov_base, (int)v.iov_len);
 			if (n > 0) {
 				v.iov_len = (size_t)n;
 				evbuffer_commit_space(c->in, &v, 1);
@@ -277,8 +280,7 @@ do_read(struct conn *c)
 			}
 			break;
 		}
-		n = (int)read(c->fd, v.iov_base, v.iov_len > INT_MAX / 2 ?
-		    INT_MAX / 2 : v.iov_len);
+		n = (int)read(c->fd, v.iov_base, v.iov_len);
 		if (n > 0) {
 			size_t want = v.iov_len;
 
@@ -449,6 +451,7 @@ handshake(struct conn *c)
 	default:
 		ssl_failed(c);
 		update_interest(c);
+		c->reported |= CONN_EV_ERROR;
 		c->ops->on_event(c->arg, CONN_EV_ERROR | CONN_EV_READING);
 		return;
 	}
@@ -521,7 +524,10 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	c->busy++;
 	c->kick = c->force = false;
 	if (c->state == CS_HANDSHAKE) {
-		handshake(c);
+		/* A kick after a failed handshake must not run (and report)
+		 * it again. */
+		if (!c->failed)
+			handshake(c);
 		goto out;
 	}
 	if (c->write_wants_read) {
@@ -622,7 +628,7 @@ conn_new(struct event_base *base, int fd, SSL *ssl, enum conn_state st,
 
 	if (c == NULL || (c->in = evbuffer_new()) == NULL ||
 	    (c->out = evbuffer_new()) == NULL) {
-		if (c != NULL)
+		if (c != NULL && c->in != NULL)
 			evbuffer_free(c->in);
 		free(c);
 		SSL_free(ssl);
@@ -775,7 +781,7 @@ void
 conn_set_read_high(struct conn *c, size_t high)
 {
 	c->read_high = high;
-	update_interest(c);
+	conn_input_consumed(c);
 }
 
 void
@@ -788,9 +794,11 @@ void
 conn_read_enable(struct conn *c, bool on)
 {
 	c->want_read = on;
-	update_interest(c);
+	conn_input_consumed(c);
 }
 
+/* Also whenever reading may have turned on: plaintext OpenSSL holds
+ * would otherwise wait for a socket that has nothing more to say. */
 void
 conn_input_consumed(struct conn *c)
 {
