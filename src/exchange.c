@@ -23,8 +23,6 @@
 #include "session_priv.h"
 #include "upstream.h"
 #include "worker.h"
-#define CSC1_REFUSAL "identity management (CSC-1) goes directly to the IdM " \
-	"server, not through the HTTP proxy"
 
 /* Request-level settings (upstream timeouts, body limit) come from the
  * request's generation; connection-level ones from session_cfg(). */
@@ -147,46 +145,8 @@ connect_upstream(struct session *s, bool fresh)
 	s->state = S_CONNECT;
 }
 
-/*
- * Contract section 4 step 2: what the listener's role allows.  A device
- * may never assert an identity (R10); a trusted entity may (R18); a
- * partner's certificate must name a configured partner, whose
- * asserted_identity policy then applies (R21).  Returns -1 after
- * answering.
- */
-static int
-check_listener_policy(struct session *s, const struct h1_head *h)
-{
-	bool asserted = h1_find(h, "x-3gpp-asserted-identity") != NULL;
-
-	switch (s->lc->role) {
-	case ROLE_UE:
-		if (asserted) {
-			stats_add(&s->w->stats.identity_refusals, 1);
-			session_respond_error(s, 403, "X-3GPP-Asserted-Identity "
-			    "is not accepted from devices", 0);
-			return -1;
-		}
-		return 0;
-	case ROLE_TRUSTED:
-		return 0;
-	case ROLE_PARTNER:
-		if (s->partner == NULL) {
-			session_respond_error(s, 403, "the client certificate "
-			    "names no configured partner domain", 0);
-			return -1;
-		}
-		if (asserted && s->partner->asserted_identity == IDENTITY_REJECT) {
-			stats_add(&s->w->stats.identity_refusals, 1);
-			session_respond_error(s, 403, "X-3GPP-Asserted-Identity "
-			    "is not accepted from this partner", 0);
-			return -1;
-		}
-		return 0;
-	}
-	return 0;
-}
-
+/* Applies contract section 4 (policy_decide) and starts forwarding, or
+ * answers the refusal. */
 static void
 route_request(struct session *s)
 {
@@ -194,67 +154,53 @@ route_request(struct session *s)
 	const struct h1_head *h = h1_head(s->req);
 	const struct runtime *rt = x->g->rt;
 	const struct config *c = rt->cfg;
+	struct policy_in in = {
+		.cfg = c,
+		.router = rt->router,
+		.role = s->lc->role,
+		.partner = s->partner,
+		.rq = &x->rq,
+	};
+	struct verdict v;
 	struct req_rewrite rw;
-	struct route r;
 	const char *why = NULL;
 
-	if (h->method_connect) {
-		x->close_after = true;
-		session_respond_error(s, 405, "CONNECT is not supported: this proxy "
-		    "forwards HTTP requests only", 0);
-		return;
-	}
-	if (headers_parse_target(h, &x->target, &why) < 0 ||
-	    !config_normalize_host(x->target.authority, x->target.authority_len,
-	    x->host, sizeof(x->host))) {
-		x->close_after = true;
-		session_respond_error(s, 400, why ? why : "invalid host in the request", 0);
-		return;
-	}
-	if (check_listener_policy(s, h) < 0)
-		return;
-	if (policy_is_oauth_exchange(h, &x->target)) {
-		stats_add(&s->w->stats.csc1_refusals, 1);
-		session_respond_error(s, 403, CSC1_REFUSAL, 0);
-		return;
-	}
-	r = router_match(rt->router, x->host, x->target.path,
-	    x->target.path_only_len);
-	switch (r.kind) {
-	case ROUTE_NONE:
-		session_respond_error(s, 421, "this proxy does not serve that host", 0);
-		return;
-	case ROUTE_IDM:
-		stats_add(&s->w->stats.csc1_refusals, 1);
-		session_respond_error(s, 403, CSC1_REFUSAL, 0);
-		return;
-	case ROUTE_SERVER:
-		x->route_name = c->servers[r.index].name;
-		x->route_slot = rt->server_slot[r.index];
-		x->pool = x->g->server_pools[r.index];
+	if (headers_request_msg(h, &x->rq, &why) < 0)
+		in.target_error = why ? why : "invalid request target";
+	policy_decide(&in, &v);
+	memcpy(x->host, v.host, sizeof(x->host));
+	switch (v.count) {
+	case COUNT_NONE:
 		break;
-	case ROUTE_PARTNER:
-		if (s->lc->role == ROLE_PARTNER) {
-			session_respond_error(s, 403, "no transit: a partner may "
-			    "only reach this domain's own servers", 0);
-			return;
-		}
-		x->route_name = c->partners[r.index].domain;
-		x->route_slot = rt->partner_slot[r.index];
-		x->pool = x->g->partner_pools[r.index];
+	case COUNT_IDENTITY:
+		stats_add(&s->w->stats.identity_refusals, 1);
+		break;
+	case COUNT_CSC1:
+		stats_add(&s->w->stats.csc1_refusals, 1);
+		break;
+	}
+	switch (v.kind) {
+	case VERDICT_REFUSE:
+		if (v.close)
+			x->close_after = true;
+		session_respond_error(s, v.status, v.reason, 0);
+		return;
+	case VERDICT_SERVER:
+		x->route_name = c->servers[v.index].name;
+		x->route_slot = rt->server_slot[v.index];
+		x->pool = x->g->server_pools[v.index];
+		break;
+	case VERDICT_PARTNER:
+		x->route_name = c->partners[v.index].domain;
+		x->route_slot = rt->partner_slot[v.index];
+		x->pool = x->g->partner_pools[v.index];
 		x->to_partner = true;
 		break;
 	}
 	x->spec = upstream_pool_spec(x->pool);
-	if (c->limits.max_body_bytes != 0 && h->framing == H1_BODY_SIZED &&
-	    h->content_length > c->limits.max_body_bytes) {
-		x->close_after = true;
-		session_respond_error(s, 413, "request body larger than limits.max_body_bytes", 0);
-		return;
-	}
 	memset(&rw, 0, sizeof(rw));
 	rw.head = h;
-	rw.target = &x->target;
+	rw.target = &x->rq;
 	rw.via = c->headers.via;
 	/* Topology hiding: no own client addresses toward a partner. */
 	rw.forwarded = x->to_partner ? FORWARDED_OFF : c->headers.forwarded;

@@ -206,11 +206,11 @@ check_transfer_encoding(struct h1_parser *p)
 	unsigned nchunked = 0;
 
 	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct h1_field *f = &h->fields[i];
+		const struct msg_field *f = &h->fields[i];
 		const char *c = f->value, *end = f->value + f->value_len, *t;
 		size_t n;
 
-		if (!h1_name_eq(f, "transfer-encoding"))
+		if (!msg_name_eq(f, "transfer-encoding"))
 			continue;
 		while (h1_next_token(&c, end, &t, &n)) {
 			if (h1_token_eq(t, n, "chunked")) {
@@ -249,18 +249,18 @@ scan_connection(struct h1_head *h)
 
 	h->conn_close = false;
 	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct h1_field *f = &h->fields[i];
+		const struct msg_field *f = &h->fields[i];
 		const char *c = f->value, *end = f->value + f->value_len, *t;
 		size_t n;
 
-		if (h1_name_eq(f, "connection")) {
+		if (msg_name_eq(f, "connection")) {
 			while (h1_next_token(&c, end, &t, &n)) {
 				if (h1_token_eq(t, n, "close"))
 					h->conn_close = true;
 				else if (h1_token_eq(t, n, "keep-alive"))
 					keep_alive = true;
 			}
-		} else if (h->kind == H1_REQUEST && h1_name_eq(f, "expect")) {
+		} else if (h->kind == H1_REQUEST && msg_name_eq(f, "expect")) {
 			if (h1_token_eq(f->value, f->value_len, "100-continue"))
 				h->expect_continue = true;
 		}
@@ -337,7 +337,7 @@ finish_head(struct h1_parser *p)
 		    (p->fields[i].value[p->fields[i].value_len - 1] == ' ' ||
 		    p->fields[i].value[p->fields[i].value_len - 1] == '\t'))
 			p->fields[i].value_len--;
-		if (h1_name_eq(&p->fields[i], "host"))
+		if (msg_name_eq(&p->fields[i], "host"))
 			nhost++;
 	}
 	h->fields = p->fields;

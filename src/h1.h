@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msg.h"
+
 struct evbuffer;
 
 enum h1_kind {
@@ -34,14 +36,6 @@ enum h1_framing {
 	H1_BODY_CLOSE,		/* response read until the connection closes */
 };
 
-/* One header field.  The pointers stay valid until the next head is parsed. */
-struct h1_field {
-	const char *name;
-	size_t name_len;
-	const char *value;
-	size_t value_len;
-};
-
 /* A parsed head.  Filled by h1_parse_head(); read-only for callers. */
 struct h1_head {
 	enum h1_kind kind;
@@ -55,7 +49,7 @@ struct h1_head {
 	const char *reason;
 	size_t reason_len;
 	unsigned major, minor;
-	struct h1_field *fields;
+	struct msg_field *fields;	/* valid until the next head is parsed */
 	unsigned nfields;
 	enum h1_framing framing;
 	uint64_t content_length;	/* H1_BODY_SIZED */
@@ -108,10 +102,8 @@ enum h1_status h1_body_eof(struct h1_parser *, struct evbuffer *out, bool out_ch
 unsigned h1_error_status(const struct h1_parser *);
 const char *h1_error_reason(const struct h1_parser *);
 
-/* Case-insensitive field name comparison helpers. */
-bool	h1_name_eq(const struct h1_field *, const char *name);
 /* Finds the first field with that name, or NULL. */
-const struct h1_field *h1_find(const struct h1_head *, const char *name);
+const struct msg_field *h1_find(const struct h1_head *, const char *name);
 /* Iterates over the comma-separated tokens of a field value: returns false
  * at the end; the token is trimmed of whitespace. */
 bool	h1_next_token(const char **p, const char *end, const char **tok, size_t *toklen);

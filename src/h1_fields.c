@@ -8,21 +8,10 @@
 
 #include "h1.h"
 
-bool
-h1_name_eq(const struct h1_field *f, const char *name)
-{
-	size_t n = strlen(name);
-
-	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
-}
-
-const struct h1_field *
+const struct msg_field *
 h1_find(const struct h1_head *h, const char *name)
 {
-	for (unsigned i = 0; i < h->nfields; i++)
-		if (h1_name_eq(&h->fields[i], name))
-			return &h->fields[i];
-	return NULL;
+	return msg_fields_find(h->fields, h->nfields, name);
 }
 
 bool

@@ -52,7 +52,7 @@ struct h1_parser {
 	size_t len, cap;
 	struct pfield *pf;
 	unsigned npf, cappf;
-	struct h1_field *fields;
+	struct msg_field *fields;
 	unsigned capfields;
 	struct span url, reason;
 	bool url_done;

@@ -50,14 +50,35 @@ has_prefix(const char *s, size_t n, const char *lit, size_t *litlen)
 }
 
 int
-headers_parse_target(const struct h1_head *h, struct req_target *t,
+headers_request_msg(const struct h1_head *h, struct msg_request *t,
     const char **why)
 {
 	const char *s = h->target, *end = h->target + h->target_len, *a, *q;
-	const struct h1_field *host;
+	const struct msg_field *host;
 	size_t n;
 
 	memset(t, 0, sizeof(*t));
+	/* What is not the target first: a caller refusing the target (or a
+	 * CONNECT) still sees the method and the fields. */
+	t->method = h->method;
+	t->method_head = h->method_head;
+	t->method_connect = h->method_connect;
+	t->method_idempotent = h->method_idempotent;
+	t->fields = h->fields;
+	t->nfields = h->nfields;
+	switch (h->framing) {
+	case H1_BODY_NONE:
+		t->body = MSG_BODY_NONE;
+		break;
+	case H1_BODY_SIZED:
+		t->body = MSG_BODY_SIZED;
+		t->content_length = h->content_length;
+		break;
+	case H1_BODY_CHUNKED:
+	case H1_BODY_CLOSE:
+		t->body = MSG_BODY_STREAM;
+		break;
+	}
 	if (s < end && *s == '/') {
 		t->path = s;
 		t->path_len = h->target_len;
@@ -126,14 +147,14 @@ headers_parse_target(const struct h1_head *h, struct req_target *t,
 
 /* Whether a Connection field of h names this field. */
 static bool
-named_by_connection(const struct h1_head *h, const struct h1_field *f)
+named_by_connection(const struct h1_head *h, const struct msg_field *f)
 {
 	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct h1_field *c = &h->fields[i];
+		const struct msg_field *c = &h->fields[i];
 		const char *p = c->value, *end = c->value + c->value_len, *tok;
 		size_t n;
 
-		if (!h1_name_eq(c, "connection"))
+		if (!msg_name_eq(c, "connection"))
 			continue;
 		while (h1_next_token(&p, end, &tok, &n))
 			if (n == f->name_len && strncasecmp(tok, f->name, n) == 0)
@@ -143,7 +164,7 @@ named_by_connection(const struct h1_head *h, const struct h1_field *f)
 }
 
 bool
-headers_is_hop_by_hop(const struct h1_head *h, const struct h1_field *f)
+headers_is_hop_by_hop(const struct h1_head *h, const struct msg_field *f)
 {
 	static const char *const hop[] = {
 		"connection", "keep-alive", "proxy-connection", "te",
@@ -152,13 +173,13 @@ headers_is_hop_by_hop(const struct h1_head *h, const struct h1_field *f)
 	};
 
 	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (h1_name_eq(f, hop[i]))
+		if (msg_name_eq(f, hop[i]))
 			return true;
 	return named_by_connection(h, f);
 }
 
 static void
-write_field(struct evbuffer *out, const struct h1_field *f)
+write_field(struct evbuffer *out, const struct msg_field *f)
 {
 	evbuffer_add(out, f->name, f->name_len);
 	evbuffer_add(out, ": ", 2);
@@ -170,7 +191,7 @@ void
 headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 {
 	const struct h1_head *h = r->head;
-	const struct req_target *t = r->target;
+	const struct msg_request *t = r->target;
 	bool had_length = false;
 
 	add_str(out, h->method);
@@ -188,19 +209,19 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 	evbuffer_add(out, t->authority, t->authority_len);
 	evbuffer_add(out, "\r\n", 2);
 	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct h1_field *f = &h->fields[i];
+		const struct msg_field *f = &h->fields[i];
 
-		if (h1_name_eq(f, "content-length")) {
+		if (msg_name_eq(f, "content-length")) {
 			had_length = true;
 			continue;
 		}
-		if (h1_name_eq(f, "host") || headers_is_hop_by_hop(h, f))
+		if (msg_name_eq(f, "host") || headers_is_hop_by_hop(h, f))
 			continue;
-		if (r->strip_identity && h1_name_eq(f, "x-3gpp-asserted-identity"))
+		if (r->strip_identity && msg_name_eq(f, "x-3gpp-asserted-identity"))
 			continue;
 		/* Only the proxy may say who authenticated: a client's own
 		 * field of that name is a forgery. */
-		if (r->identity_field != NULL && h1_name_eq(f, r->identity_field))
+		if (r->identity_field != NULL && msg_name_eq(f, r->identity_field))
 			continue;
 		write_field(out, f);
 	}
@@ -254,12 +275,12 @@ headers_write_response(struct evbuffer *out, const struct h1_head *h,
 		add_str(out, h1_reason_phrase(h->status));
 	evbuffer_add(out, "\r\n", 2);
 	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct h1_field *f = &h->fields[i];
+		const struct msg_field *f = &h->fields[i];
 
 		/* A sized body keeps its length, whatever Connection names
 		 * (dropping it would leave the client without framing); a
 		 * re-framed one loses it. */
-		if (h1_name_eq(f, "content-length")) {
+		if (msg_name_eq(f, "content-length")) {
 			if (h->framing != H1_BODY_CHUNKED &&
 			    h->framing != H1_BODY_CLOSE)
 				write_field(out, f);

@@ -17,27 +17,22 @@
 
 #include "config.h"
 #include "h1.h"
+#include "msg.h"
 
 struct evbuffer;
 
-/* The request target, split.  Spans point into the head. */
-struct req_target {
-	const char *authority;	/* absolute-form authority, else the Host value */
-	size_t authority_len;
-	const char *path;	/* origin-form path and query ("/" at least) */
-	size_t path_len;
-	size_t path_only_len;	/* path without "?query" */
-	bool absolute;		/* the client sent absolute-form */
-	bool https;		/* absolute-form scheme was https */
-};
-
-/* Splits h's target.  Returns 0, or -1 with *why set (answer 400). */
-int	headers_parse_target(const struct h1_head *, struct req_target *,
+/*
+ * The HTTP/1.1 request head h as a neutral request (msg.h): the target
+ * split (absolute-form authority, else the Host value; origin-form path and
+ * query), the method, the fields and the body framing.  Spans point into
+ * h.  Returns 0, or -1 with *why set (answer 400).
+ */
+int	headers_request_msg(const struct h1_head *, struct msg_request *,
 	    const char **why);
 
 struct req_rewrite {
 	const struct h1_head *head;
-	const struct req_target *target;
+	const struct msg_request *target;
 	const char *via;		/* pseudonym, "mcxproxy" */
 	enum forwarded_mode forwarded;
 	const char *client_host;	/* "192.0.2.7" or "2001:db8::1" */
@@ -60,6 +55,6 @@ void	headers_write_response(struct evbuffer *, const struct h1_head *,
 	    const char *via, bool client_chunked, bool close);
 
 /* True when the field is hop-by-hop for this message (never forwarded). */
-bool	headers_is_hop_by_hop(const struct h1_head *, const struct h1_field *);
+bool	headers_is_hop_by_hop(const struct h1_head *, const struct msg_field *);
 
 #endif

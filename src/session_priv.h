@@ -61,7 +61,7 @@ struct exchange {
 	struct timespec t_start;	/* CLOCK_MONOTONIC */
 	double upstream_ms;		/* until the response head, or -1 */
 	const char *target_name;	/* the upstream target last used */
-	struct req_target target;
+	struct msg_request rq;		/* the request, protocol-neutral */
 	char host[256];
 	const char *route_name;
 	unsigned route_slot;		/* metrics label; STATS_ROUTE_NONE */

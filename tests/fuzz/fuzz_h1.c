@@ -130,7 +130,7 @@ span_eq(const void *a, size_t an, const void *b, size_t bn)
 }
 
 static bool
-name_is(const struct h1_field *f, const char *name)
+name_is(const struct msg_field *f, const char *name)
 {
 	return f->name_len == strlen(name) &&
 	    strncasecmp(f->name, name, f->name_len) == 0;
@@ -294,7 +294,7 @@ ref_status_line(const struct fz_run *r, const uint8_t *s, size_t n, size_t *i,
 
 /* Content-Length as RFC 9110 8.6 has it: 1*DIGIT, no overflow. */
 static bool
-ref_content_length(const struct h1_field *f, uint64_t *v)
+ref_content_length(const struct msg_field *f, uint64_t *v)
 {
 	*v = 0;
 	if (f->value_len == 0)
@@ -313,13 +313,13 @@ static void
 ref_semantics(const struct fz_run *r, const struct h1_head *h)
 {
 	unsigned nhost = 0, ncl = 0, nte = 0, nchunked = 0, nother = 0;
-	const struct h1_field *cl = NULL;
+	const struct msg_field *cl = NULL;
 	bool close_tok = false, keep_alive = false, chunked_last = false;
 	enum h1_framing want;
 	uint64_t len = 0;
 
 	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct h1_field *f = &h->fields[i];
+		const struct msg_field *f = &h->fields[i];
 		const char *p = f->value, *end = f->value + f->value_len, *e;
 		size_t en;
 

@@ -91,7 +91,7 @@ chains(struct evbuffer *b)
 }
 
 static void
-assert_field(const struct h1_field *f, const char *name, const char *value)
+assert_field(const struct msg_field *f, const char *name, const char *value)
 {
 	ck_assert_ptr_nonnull(f);
 	ck_assert_msg(f->name_len == strlen(name) &&
@@ -376,7 +376,7 @@ START_TEST(fields_order_case)
 	struct h1_parser *p = h1_parser_new(H1_REQUEST, MAX_HEAD, MAX_FIELDS);
 	struct evbuffer *in = evbuffer_new();
 	const struct h1_head *h;
-	const struct h1_field *f;
+	const struct msg_field *f;
 
 	ck_assert_int_eq(parse_all(p, in, sample_req, sizeof(sample_req) - 1), H1_DONE);
 	h = h1_head(p);
@@ -393,8 +393,8 @@ START_TEST(fields_order_case)
 	ck_assert_ptr_null(h1_find(h, "x-missing"));
 	ck_assert_ptr_null(h1_find(h, "x-firs"));
 	ck_assert_ptr_null(h1_find(h, "x-first-"));
-	ck_assert(h1_name_eq(&h->fields[2], "X-SECOND"));
-	ck_assert(!h1_name_eq(&h->fields[2], "x-secon"));
+	ck_assert(msg_name_eq(&h->fields[2], "X-SECOND"));
+	ck_assert(!msg_name_eq(&h->fields[2], "x-secon"));
 	evbuffer_free(in);
 	h1_parser_free(p);
 }
@@ -1806,9 +1806,9 @@ START_TEST(find_and_name_eq)
 	ck_assert_ptr_eq(h1_find(h, "x-a"), &h->fields[3]);
 	ck_assert_ptr_null(h1_find(h, ""));
 	ck_assert_ptr_null(h1_find(h, "Hos"));
-	ck_assert(h1_name_eq(&h->fields[0], "HOST"));
-	ck_assert(h1_name_eq(&h->fields[0], "host"));
-	ck_assert(!h1_name_eq(&h->fields[0], "hosts"));
+	ck_assert(msg_name_eq(&h->fields[0], "HOST"));
+	ck_assert(msg_name_eq(&h->fields[0], "host"));
+	ck_assert(!msg_name_eq(&h->fields[0], "hosts"));
 	ck_assert(h->conn_close);
 	evbuffer_free(in);
 	h1_parser_free(p);

@@ -119,13 +119,13 @@ static char *
 rewrite_req(const char *req, const struct req_rewrite *tmpl)
 {
 	struct msg m = parse_req(req);
-	struct req_target t;
+	struct msg_request t;
 	struct req_rewrite rw = *tmpl;
 	struct evbuffer *out = evbuffer_new();
 	const char *why = NULL;
 	char *s;
 
-	ck_assert_msg(headers_parse_target(m.h, &t, &why) == 0,
+	ck_assert_msg(headers_request_msg(m.h, &t, &why) == 0,
 	    "target of \"%s\" refused: %s", req, why);
 	rw.head = m.h;
 	rw.target = &t;
@@ -170,15 +170,15 @@ check_resp(const char *resp, bool head_request, bool client_chunked, bool close,
 }
 
 /* ------------------------------------------------------------------ */
-/* headers_parse_target */
+/* headers_request_msg */
 
 START_TEST(target_origin_form)
 {
 	struct msg m = parse_req("GET /a/b?x=1&y HTTP/1.1\r\nHost: api.example.org\r\n\r\n");
-	struct req_target t;
+	struct msg_request t;
 	const char *why = NULL;
 
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), 0);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), 0);
 	ck_assert(!t.absolute);
 	ck_assert(!t.https);
 	assert_span(t.path, t.path_len, "/a/b?x=1&y");
@@ -190,14 +190,14 @@ START_TEST(target_origin_form)
 	msg_free(&m);
 
 	m = parse_req("GET / HTTP/1.1\r\nhost: a.example:8443\r\n\r\n");
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), 0);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), 0);
 	assert_span(t.path, t.path_len, "/");
 	ck_assert_uint_eq(t.path_only_len, 1);
 	assert_span(t.authority, t.authority_len, "a.example:8443");
 	msg_free(&m);
 
 	m = parse_req("GET /p? HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), 0);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), 0);
 	assert_span(t.path, t.path_len, "/p?");
 	ck_assert_uint_eq(t.path_only_len, 2);
 	msg_free(&m);
@@ -226,14 +226,14 @@ START_TEST(target_absolute_form)
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		char req[256];
 		struct msg m;
-		struct req_target t;
+		struct msg_request t;
 		const char *why = NULL;
 
 		/* The Host field is ignored for absolute-form. */
 		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: ignored.example\r\n\r\n",
 		    c[i].target);
 		m = parse_req(req);
-		ck_assert_msg(headers_parse_target(m.h, &t, &why) == 0, "%s: %s",
+		ck_assert_msg(headers_request_msg(m.h, &t, &why) == 0, "%s: %s",
 		    c[i].target, why);
 		ck_assert(t.absolute);
 		ck_assert_msg(t.https == c[i].https, "%s: https", c[i].target);
@@ -248,10 +248,10 @@ END_TEST
 START_TEST(target_absolute_form_http10_no_host)
 {
 	struct msg m = parse_req("GET http://a.example/x HTTP/1.0\r\n\r\n");
-	struct req_target t;
+	struct msg_request t;
 	const char *why = NULL;
 
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), 0);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), 0);
 	assert_span(t.authority, t.authority_len, "a.example");
 	msg_free(&m);
 }
@@ -260,10 +260,10 @@ END_TEST
 START_TEST(target_asterisk_form)
 {
 	struct msg m = parse_req("OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n");
-	struct req_target t;
+	struct msg_request t;
 	const char *why = NULL;
 
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), 0);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), 0);
 	ck_assert(!t.absolute);
 	assert_span(t.path, t.path_len, "*");
 	ck_assert_uint_eq(t.path_only_len, 1);
@@ -273,12 +273,12 @@ START_TEST(target_asterisk_form)
 	/* Only OPTIONS may use it. */
 	m = parse_req("GET * HTTP/1.1\r\nHost: a.example\r\n\r\n");
 	why = NULL;
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), -1);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), -1);
 	ck_assert_ptr_nonnull(why);
 	msg_free(&m);
 	m = parse_req("DELETE * HTTP/1.1\r\nHost: a.example\r\n\r\n");
 	why = NULL;
-	ck_assert_int_eq(headers_parse_target(m.h, &t, &why), -1);
+	ck_assert_int_eq(headers_request_msg(m.h, &t, &why), -1);
 	ck_assert_ptr_nonnull(why);
 	msg_free(&m);
 }
@@ -318,10 +318,10 @@ START_TEST(target_refused)
 
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		struct msg m = parse_req(reqs[i]);
-		struct req_target t;
+		struct msg_request t;
 		const char *why = NULL;
 
-		ck_assert_msg(headers_parse_target(m.h, &t, &why) == -1,
+		ck_assert_msg(headers_request_msg(m.h, &t, &why) == -1,
 		    "target of \"%s\" accepted", reqs[i]);
 		ck_assert_msg(why != NULL && *why != '\0', "no reason for \"%s\"", reqs[i]);
 		msg_free(&m);
