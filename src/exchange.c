@@ -199,8 +199,7 @@ route_request(struct session *s)
 	}
 	x->spec = upstream_pool_spec(x->pool);
 	memset(&rw, 0, sizeof(rw));
-	rw.head = h;
-	rw.target = &x->rq;
+	rw.rq = &x->rq;
 	rw.via = c->headers.via;
 	/* Topology hiding: no own client addresses toward a partner. */
 	rw.forwarded = x->to_partner ? FORWARDED_OFF : c->headers.forwarded;
@@ -218,7 +217,8 @@ route_request(struct session *s)
 	x->head = s->uphead;
 	/* A copy kept for a retry may be left from the last request. */
 	evbuffer_drain(x->head, evbuffer_get_length(x->head));
-	headers_write_request(x->head, &rw);
+	headers_rewrite_request(&rw, &s->w->upfields);
+	h1_write_request(x->head, &x->rq, x->to_partner, &s->w->upfields);
 	connect_upstream(s, false);
 }
 
@@ -313,7 +313,7 @@ start_response(struct session *s)
 	if (rs->status < 200) {
 		/* Interim (100 Continue, 103): relayed to HTTP/1.1 clients. */
 		if (rq->minor >= 1) {
-			headers_write_response(out, rs, c->headers.via, false, false);
+			h1_write_response(out, rs, c->headers.via, false, false);
 			conn_flush(s->conn);
 		}
 		h1_parser_reset(s->resp, rq->method_head);
@@ -328,7 +328,7 @@ start_response(struct session *s)
 		x->close_after = true;
 	if (x->req != RQ_DONE || s->w->draining)
 		x->close_after = true;
-	headers_write_response(out, rs, c->headers.via, x->client_chunked,
+	h1_write_response(out, rs, c->headers.via, x->client_chunked,
 	    x->close_after);
 	x->sent_to_client = true;
 	x->resp = RS_BODY;

@@ -212,8 +212,8 @@ check_transfer_encoding(struct h1_parser *p)
 
 		if (!msg_name_eq(f, "transfer-encoding"))
 			continue;
-		while (h1_next_token(&c, end, &t, &n)) {
-			if (h1_token_eq(t, n, "chunked")) {
+		while (msg_next_token(&c, end, &t, &n)) {
+			if (msg_token_eq(t, n, "chunked")) {
 				nchunked++;
 				chunked_last = true;
 			} else {
@@ -254,14 +254,14 @@ scan_connection(struct h1_head *h)
 		size_t n;
 
 		if (msg_name_eq(f, "connection")) {
-			while (h1_next_token(&c, end, &t, &n)) {
-				if (h1_token_eq(t, n, "close"))
+			while (msg_next_token(&c, end, &t, &n)) {
+				if (msg_token_eq(t, n, "close"))
 					h->conn_close = true;
-				else if (h1_token_eq(t, n, "keep-alive"))
+				else if (msg_token_eq(t, n, "keep-alive"))
 					keep_alive = true;
 			}
 		} else if (h->kind == H1_REQUEST && msg_name_eq(f, "expect")) {
-			if (h1_token_eq(f->value, f->value_len, "100-continue"))
+			if (msg_token_eq(f->value, f->value_len, "100-continue"))
 				h->expect_continue = true;
 		}
 	}
@@ -287,7 +287,7 @@ is_idempotent(unsigned method)
 
 /*
  * reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4).  llhttp 8
- * takes any byte but CR and LF there, and headers_write_response() passes
+ * takes any byte but CR and LF there, and h1_write_response() passes
  * the phrase on: a NUL or an ESC from an upstream would reach the client.
  */
 static bool

@@ -104,14 +104,24 @@ const char *h1_error_reason(const struct h1_parser *);
 
 /* Finds the first field with that name, or NULL. */
 const struct msg_field *h1_find(const struct h1_head *, const char *name);
-/* Iterates over the comma-separated tokens of a field value: returns false
- * at the end; the token is trimmed of whitespace. */
-bool	h1_next_token(const char **p, const char *end, const char **tok, size_t *toklen);
-
-/* Case-insensitive comparison of a token with a literal. */
-bool	h1_token_eq(const char *, size_t, const char *lit);
 /* RFC 9110 5.6.2 token: one or more tchar. */
 bool	h1_is_token(const char *, size_t);
+
+/*
+ * Writing heads (h1_write.c).  The upstream request, always HTTP/1.1: the
+ * request line (absolute_form toward a partner proxy), Host, the rewritten
+ * fields, and the framing fields for rq's body.
+ */
+struct field_list;
+void	h1_write_request(struct evbuffer *, const struct msg_request *,
+	    bool absolute_form, const struct field_list *);
+/*
+ * The client response head for upstream response h.  client_chunked: a
+ * chunked or close-delimited upstream body is sent chunked (else raw and
+ * the connection closes after it); close: add "Connection: close".
+ */
+void	h1_write_response(struct evbuffer *, const struct h1_head *,
+	    const char *via, bool client_chunked, bool close);
 
 /* The standard reason phrase of a status the proxy produces. */
 const char *h1_reason_phrase(unsigned status);

@@ -14,39 +14,6 @@ h1_find(const struct h1_head *h, const char *name)
 	return msg_fields_find(h->fields, h->nfields, name);
 }
 
-bool
-h1_next_token(const char **pp, const char *end, const char **tok, size_t *toklen)
-{
-	const char *p = *pp, *s, *e;
-
-	for (;;) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		if (p == end) {
-			*pp = p;
-			return false;
-		}
-		s = p;
-		while (p < end && *p != ',')
-			p++;
-		e = p;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > s)
-			break;
-	}
-	*tok = s;
-	*toklen = (size_t)(e - s);
-	*pp = p;
-	return true;
-}
-
-bool
-h1_token_eq(const char *t, size_t n, const char *lit)
-{
-	return strlen(lit) == n && strncasecmp(t, lit, n) == 0;
-}
-
 /* RFC 9110 5.6.2 token: at least one tchar. */
 bool
 h1_is_token(const char *s, size_t n)

@@ -1,46 +1,17 @@
 /*
- * headers: head rewriting between the client and the upstream (see
- * headers.h).  Heads are written straight into the outgoing evbuffer;
- * nothing here allocates.
+ * headers: what the proxy changes in a head on its way through (see
+ * headers.h).  The upstream request is rewritten into a field list, which
+ * the writer of the upstream protocol serialises (h1_write.c for
+ * HTTP/1.1); nothing here writes wire bytes.
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-
 #include "headers.h"
-
-/* Appends v in decimal: heads are written on every request, and printf
- * costs more than the rest of the rewrite. */
-static void
-add_u64(struct evbuffer *out, uint64_t v)
-{
-	char buf[24], *p = buf + sizeof(buf);
-
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	evbuffer_add(out, p, (size_t)(buf + sizeof(buf) - p));
-}
-
-static void
-add_str(struct evbuffer *out, const char *s)
-{
-	evbuffer_add(out, s, strlen(s));
-}
-
-/* "Via: 1.1 pseudonym": the version the message came with. */
-static void
-add_via(struct evbuffer *out, unsigned minor, const char *via)
-{
-	evbuffer_add(out, "Via: 1.", 7);
-	add_u64(out, minor);
-	evbuffer_add(out, " ", 1);
-	add_str(out, via);
-	evbuffer_add(out, "\r\n", 2);
-}
+#include "xalloc.h"
 
 static bool
 has_prefix(const char *s, size_t n, const char *lit, size_t *litlen)
@@ -61,6 +32,7 @@ headers_request_msg(const struct h1_head *h, struct msg_request *t,
 	/* What is not the target first: a caller refusing the target (or a
 	 * CONNECT) still sees the method and the fields. */
 	t->method = h->method;
+	t->version = h->minor == 0 ? "1.0" : "1.1";
 	t->method_head = h->method_head;
 	t->method_connect = h->method_connect;
 	t->method_idempotent = h->method_idempotent;
@@ -145,77 +117,68 @@ headers_request_msg(const struct h1_head *h, struct msg_request *t,
 	return 0;
 }
 
-/* Whether a Connection field of h names this field. */
-static bool
-named_by_connection(const struct h1_head *h, const struct msg_field *f)
-{
-	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct msg_field *c = &h->fields[i];
-		const char *p = c->value, *end = c->value + c->value_len, *tok;
-		size_t n;
-
-		if (!msg_name_eq(c, "connection"))
-			continue;
-		while (h1_next_token(&p, end, &tok, &n))
-			if (n == f->name_len && strncasecmp(tok, f->name, n) == 0)
-				return true;
-	}
-	return false;
-}
-
-bool
-headers_is_hop_by_hop(const struct h1_head *h, const struct msg_field *f)
-{
-	static const char *const hop[] = {
-		"connection", "keep-alive", "proxy-connection", "te",
-		"upgrade", "transfer-encoding", "proxy-authorization",
-		"proxy-authenticate", "trailer",
-	};
-
-	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (msg_name_eq(f, hop[i]))
-			return true;
-	return named_by_connection(h, f);
-}
-
 static void
-write_field(struct evbuffer *out, const struct msg_field *f)
+push(struct field_list *fl, const char *name, size_t name_len,
+    const char *value, size_t value_len)
 {
-	evbuffer_add(out, f->name, f->name_len);
-	evbuffer_add(out, ": ", 2);
-	evbuffer_add(out, f->value, f->value_len);
-	evbuffer_add(out, "\r\n", 2);
+	if (fl->n == fl->cap) {
+		fl->cap = fl->cap ? fl->cap * 2 : 32;
+		fl->v = xreallocarray(fl->v, fl->cap, sizeof(*fl->v));
+	}
+	fl->v[fl->n++] = (struct msg_field){ name, name_len, value, value_len };
 }
+
+/* A value made here, kept in the list's scratch space (reserved for the
+ * longest values at the start of the rewrite, so it never moves). */
+static const char *
+scratchf(struct field_list *fl, size_t *len, const char *fmt, ...)
+{
+	char *p = fl->scratch + fl->used;
+	size_t room = fl->scap - fl->used;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(p, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		abort();	/* reserve() is wrong */
+	fl->used += (size_t)n + 1;
+	*len = (size_t)n;
+	return p;
+}
+
+#define PUSH_LIT(fl, name, v, vlen)	push(fl, name, sizeof(name) - 1, v, vlen)
 
 void
-headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
+headers_rewrite_request(const struct req_rewrite *r, struct field_list *fl)
 {
-	const struct h1_head *h = r->head;
-	const struct msg_request *t = r->target;
-	bool had_length = false;
+	const struct msg_request *rq = r->rq;
+	const char *v;
+	size_t len;
 
-	add_str(out, h->method);
-	evbuffer_add(out, " ", 1);
-	if (r->absolute_form) {
-		evbuffer_add(out, "https://", 8);
-		evbuffer_add(out, t->authority, t->authority_len);
-		/* "OPTIONS *" in absolute-form is the bare authority
-		 * (RFC 9112 3.2.4). */
-		if (!(t->path_len == 1 && t->path[0] == '*'))
-			evbuffer_add(out, t->path, t->path_len);
-	} else
-		evbuffer_add(out, t->path, t->path_len);
-	evbuffer_add(out, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(out, t->authority, t->authority_len);
-	evbuffer_add(out, "\r\n", 2);
-	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct msg_field *f = &h->fields[i];
+	/* Via: "1.1 " + pseudonym; Forwarded: "for=\"[" + host + "]\";
+	 * proto=https" (and the NULs). */
+	size_t need = strlen(r->via) + strlen(r->client_host) + 64;
 
+	fl->n = 0;
+	fl->used = 0;
+	fl->length_zero = false;
+	if (fl->scap < need) {
+		free(fl->scratch);
+		fl->scratch = xmalloc(need);
+		fl->scap = need;
+	}
+	for (unsigned i = 0; i < rq->nfields; i++) {
+		const struct msg_field *f = &rq->fields[i];
+
+		/* Framing is the writer's, from the body the request has. */
 		if (msg_name_eq(f, "content-length")) {
-			had_length = true;
+			fl->length_zero = rq->body == MSG_BODY_NONE;
 			continue;
 		}
-		if (msg_name_eq(f, "host") || headers_is_hop_by_hop(h, f))
+		if (msg_name_eq(f, "host") ||
+		    msg_hop_by_hop(rq->fields, rq->nfields, f))
 			continue;
 		if (r->strip_identity && msg_name_eq(f, "x-3gpp-asserted-identity"))
 			continue;
@@ -223,80 +186,22 @@ headers_write_request(struct evbuffer *out, const struct req_rewrite *r)
 		 * field of that name is a forgery. */
 		if (r->identity_field != NULL && msg_name_eq(f, r->identity_field))
 			continue;
-		write_field(out, f);
+		push(fl, f->name, f->name_len, f->value, f->value_len);
 	}
-	add_via(out, h->minor, r->via);
+	v = scratchf(fl, &len, "%s %s", rq->version, r->via);
+	PUSH_LIT(fl, "Via", v, len);
 	if (r->forwarded == FORWARDED_XFF || r->forwarded == FORWARDED_BOTH)
-		evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n", r->client_host);
+		PUSH_LIT(fl, "X-Forwarded-For", r->client_host, strlen(r->client_host));
 	if (r->forwarded == FORWARDED_RFC7239 || r->forwarded == FORWARDED_BOTH) {
 		bool v6 = strchr(r->client_host, ':') != NULL;
 
-		evbuffer_add_printf(out, "Forwarded: for=%s%s%s;proto=%s\r\n",
-		    v6 ? "\"[" : "", r->client_host, v6 ? "]\"" : "",
-		    r->client_tls ? "https" : "http");
+		v = scratchf(fl, &len, "for=%s%s%s;proto=%s", v6 ? "\"[" : "",
+		    r->client_host, v6 ? "]\"" : "", r->client_tls ? "https" : "http");
+		PUSH_LIT(fl, "Forwarded", v, len);
 	}
 	if (r->identity_field != NULL && r->identity != NULL &&
-	    r->identity[0] != '\0') {
-		add_str(out, r->identity_field);
-		evbuffer_add(out, ": ", 2);
-		add_str(out, r->identity);
-		evbuffer_add(out, "\r\n", 2);
-	}
-	switch (h->framing) {
-	case H1_BODY_SIZED:
-		evbuffer_add(out, "Content-Length: ", 16);
-		add_u64(out, h->content_length);
-		evbuffer_add(out, "\r\n", 2);
-		break;
-	case H1_BODY_CHUNKED:
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-		break;
-	case H1_BODY_NONE:
-	case H1_BODY_CLOSE:
-		if (had_length)
-			evbuffer_add(out, "Content-Length: 0\r\n", 19);
-		break;
-	}
-	evbuffer_add(out, "\r\n", 2);
+	    r->identity[0] != '\0')
+		push(fl, r->identity_field, strlen(r->identity_field),
+		    r->identity, strlen(r->identity));
 }
 
-void
-headers_write_response(struct evbuffer *out, const struct h1_head *h,
-    const char *via, bool client_chunked, bool close)
-{
-	bool interim = h->status < 200;
-
-	evbuffer_add(out, "HTTP/1.1 ", 9);
-	add_u64(out, h->status);
-	evbuffer_add(out, " ", 1);
-	if (h->reason_len > 0)
-		evbuffer_add(out, h->reason, h->reason_len);
-	else
-		add_str(out, h1_reason_phrase(h->status));
-	evbuffer_add(out, "\r\n", 2);
-	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct msg_field *f = &h->fields[i];
-
-		/* A sized body keeps its length, whatever Connection names
-		 * (dropping it would leave the client without framing); a
-		 * re-framed one loses it. */
-		if (msg_name_eq(f, "content-length")) {
-			if (h->framing != H1_BODY_CHUNKED &&
-			    h->framing != H1_BODY_CLOSE)
-				write_field(out, f);
-			continue;
-		}
-		if (headers_is_hop_by_hop(h, f))
-			continue;
-		write_field(out, f);
-	}
-	add_via(out, h->minor, via);
-	if (!interim) {
-		if ((h->framing == H1_BODY_CHUNKED ||
-		    h->framing == H1_BODY_CLOSE) && client_chunked)
-			evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-		if (close)
-			evbuffer_add(out, "Connection: close\r\n", 19);
-	}
-	evbuffer_add(out, "\r\n", 2);
-}

@@ -28,6 +28,7 @@ enum msg_body {
 
 struct msg_request {
 	const char *method;		/* "GET", ... (static string) */
+	const char *version;		/* "1.0", "1.1": for Via (RFC 9110 7.6.3) */
 	bool method_head;
 	bool method_connect;
 	bool method_idempotent;
@@ -50,5 +51,35 @@ bool	msg_name_eq(const struct msg_field *, const char *name);
 const struct msg_field *msg_fields_find(const struct msg_field *fields,
 	    unsigned n, const char *name);
 const struct msg_field *msg_find(const struct msg_request *, const char *name);
+
+/* Iterates over the comma-separated tokens of a field value: returns false
+ * at the end; the token is trimmed of whitespace. */
+bool	msg_next_token(const char **p, const char *end, const char **tok, size_t *toklen);
+
+/* Case-insensitive comparison of a token with a literal. */
+bool	msg_token_eq(const char *, size_t, const char *lit);
+
+/* True when field f, among fields[0, n), is hop-by-hop (never forwarded):
+ * a connection-specific field, or one a Connection field names. */
+bool	msg_hop_by_hop(const struct msg_field *fields, unsigned n,
+	    const struct msg_field *f);
+
+/*
+ * The fields of an upstream request head, in order, as the rewrite leaves
+ * them: the client's end-to-end fields, then Via, the forwarding fields and
+ * the client identity.  Host and framing fields are the writer's (the
+ * request line and Host for HTTP/1.1, pseudo-headers for HTTP/2).  Values
+ * point into the request, the rewrite options, or scratch.  Reused from
+ * request to request (one per worker): only v grows.
+ */
+struct field_list {
+	struct msg_field *v;
+	unsigned n, cap;
+	bool length_zero;	/* the client said Content-Length: 0 */
+	char *scratch;		/* values made by the rewrite */
+	size_t used, scap;
+};
+
+void	field_list_free(struct field_list *);
 
 #endif

@@ -373,6 +373,9 @@ session_keep_alive(struct session *s)
 	worker_give_parser(s->w, s->resp, false);
 	s->req = NULL;
 	s->resp = NULL;
+	/* Nor a copy of the last head kept for a retry. */
+	if (s->uphead != NULL)
+		evbuffer_drain(s->uphead, evbuffer_get_length(s->uphead));
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(conn_input(s->conn)) > 0)

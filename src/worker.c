@@ -442,6 +442,7 @@ worker_free(struct worker *w)
 	worker_gen_put(w, w->cur);
 	free_stack(&w->spare_req);
 	free_stack(&w->spare_resp);
+	field_list_free(&w->upfields);
 	event_free(w->wake_ev);
 	close(w->wake_fd);
 	event_free(w->drain_timer);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "headers.h"
 #include "stats.h"
 
 struct event;
@@ -64,6 +65,7 @@ struct worker {
 	size_t nsessions;
 	struct parser_stack spare_req;	/* request parsers */
 	struct parser_stack spare_resp;	/* response parsers */
+	struct field_list upfields;	/* each upstream request head's, in turn */
 	uint64_t seq;			/* request ids */
 	uint32_t id_prefix;
 	bool draining;

@@ -1750,7 +1750,7 @@ assert_tokens(const char *value, const char *const *want, size_t nwant)
 	const char *p = value, *end = value + strlen(value), *tok;
 	size_t n, i = 0;
 
-	while (h1_next_token(&p, end, &tok, &n)) {
+	while (msg_next_token(&p, end, &tok, &n)) {
 		ck_assert_msg(i < nwant, "\"%s\": extra token \"%.*s\"", value, (int)n, tok);
 		assert_span(tok, n, want[i]);
 		i++;
@@ -1758,7 +1758,7 @@ assert_tokens(const char *value, const char *const *want, size_t nwant)
 	ck_assert_msg(i == nwant, "\"%s\": %zu tokens, wanted %zu", value, i, nwant);
 	ck_assert_ptr_eq(p, end);
 	/* At the end it stays false. */
-	ck_assert(!h1_next_token(&p, end, &tok, &n));
+	ck_assert(!msg_next_token(&p, end, &tok, &n));
 }
 
 START_TEST(next_token)
@@ -1782,11 +1782,11 @@ START_TEST(next_token)
 		const char *p = v, *tok;
 		size_t n;
 
-		ck_assert(h1_next_token(&p, v + 4, &tok, &n));
+		ck_assert(msg_next_token(&p, v + 4, &tok, &n));
 		assert_span(tok, n, "a");
-		ck_assert(h1_next_token(&p, v + 4, &tok, &n));
+		ck_assert(msg_next_token(&p, v + 4, &tok, &n));
 		assert_span(tok, n, "b");
-		ck_assert(!h1_next_token(&p, v + 4, &tok, &n));
+		ck_assert(!msg_next_token(&p, v + 4, &tok, &n));
 	}
 }
 END_TEST
@@ -1918,7 +1918,7 @@ END_TEST
 
 /*
  * A field line with an empty name (": bar") was accepted and kept as a
- * field named "", which headers_write_request forwarded as ": bar".
+ * field named "", which the request writer forwarded as ": bar".
  * field-name is a token of at least one character: 400.
  */
 static const struct bad empty_name_cases[] = {
@@ -2185,7 +2185,7 @@ END_TEST
 
 /*
  * llhttp 8 takes any byte but CR and LF in a reason phrase, and
- * headers_write_response() copies it to the client: a NUL or an ESC from
+ * h1_write_response() copies it to the client: a NUL or an ESC from
  * an upstream reached the client.  RFC 9112 4 allows HTAB, SP, VCHAR and
  * obs-text: anything else is a bad gateway.
  */

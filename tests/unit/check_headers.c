@@ -125,11 +125,14 @@ rewrite_req(const char *req, const struct req_rewrite *tmpl)
 	const char *why = NULL;
 	char *s;
 
+	struct field_list fl = { 0 };
+
 	ck_assert_msg(headers_request_msg(m.h, &t, &why) == 0,
 	    "target of \"%s\" refused: %s", req, why);
-	rw.head = m.h;
-	rw.target = &t;
-	headers_write_request(out, &rw);
+	rw.rq = &t;
+	headers_rewrite_request(&rw, &fl);
+	h1_write_request(out, &t, rw.absolute_form, &fl);
+	field_list_free(&fl);
 	s = take(out);
 	msg_free(&m);
 	return s;
@@ -152,7 +155,7 @@ check_resp_head(const struct h1_head *h, bool client_chunked, bool close,
 	struct evbuffer *out = evbuffer_new();
 	char *got;
 
-	headers_write_response(out, h, "mcxproxy", client_chunked, close);
+	h1_write_response(out, h, "mcxproxy", client_chunked, close);
 	got = take(out);
 	ck_assert_msg(strcmp(got, want) == 0, "response written as\n%s\nwanted\n%s",
 	    got, want);
@@ -330,7 +333,7 @@ START_TEST(target_refused)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* headers_write_request */
+/* headers_rewrite_request + h1_write_request */
 
 START_TEST(req_simple)
 {
@@ -659,14 +662,14 @@ START_TEST(hop_by_hop_predicate)
 
 	ck_assert_uint_eq(m.h->nfields, sizeof(hop) / sizeof(hop[0]));
 	for (unsigned i = 0; i < m.h->nfields; i++)
-		ck_assert_msg(headers_is_hop_by_hop(m.h, &m.h->fields[i]) == hop[i],
+		ck_assert_msg(msg_hop_by_hop(m.h->fields, m.h->nfields, &m.h->fields[i]) == hop[i],
 		    "field %u (%.*s)", i, (int)m.h->fields[i].name_len, m.h->fields[i].name);
 	msg_free(&m);
 }
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* headers_write_response */
+/* h1_write_response */
 
 START_TEST(resp_sized)
 {
@@ -845,8 +848,8 @@ END_TEST
 
 /*
  * a Connection field naming Content-Length makes
- * headers_write_response drop the Content-Length of a sized response
- * (headers_is_hop_by_hop is asked before the framing fields are
+ * h1_write_response drop the Content-Length of a sized response
+ * (msg_hop_by_hop is asked before the framing fields are
  * handled), and nothing replaces it: the client gets a body with neither
  * length nor chunking on a connection that stays open, and takes the
  * bytes of the next response as part of this one.
