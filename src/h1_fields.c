@@ -1,7 +1,7 @@
 /*
- * h1_fields: HTTP field syntax shared by the framing, the rewriting and the
- * policy code: field-name comparison and lookup, list tokens, RFC 9110
- * tokens, reason phrases.  It keeps no parser state.
+ * h1_fields: field lookup in a parsed head, RFC 9110 tokens, reason
+ * phrases (name comparison and list tokens are msg.c's, shared with other
+ * codecs).  It keeps no parser state.
  */
 #include <string.h>
 #include <strings.h>
