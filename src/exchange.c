@@ -29,7 +29,7 @@
 static const struct config *
 request_cfg(const struct session *s)
 {
-	return s->x.g->rt->cfg;
+	return s->x->g->rt->cfg;
 }
 
 /*
@@ -42,21 +42,21 @@ client_timeouts(struct session *s)
 {
 	double idle = session_cfg(s)->timeouts.client_idle;
 
-	conn_set_timeouts(s->conn, s->x.req == RQ_BODY ? idle : 0,
-	    s->x.resp == RS_BODY ? idle : 0);
+	conn_set_timeouts(s->conn, s->x->req == RQ_BODY ? idle : 0,
+	    s->x->resp == RS_BODY ? idle : 0);
 }
 
 static struct conn *
 up_conn(const struct session *s)
 {
-	return upstream_io(s->x.uc);
+	return upstream_io(s->x->uc);
 }
 
 /* The exchange is over (response complete): keep-alive or close. */
 static void
 finish_exchange(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	bool reusable;
 
 	reusable = x->req == RQ_DONE && !h1_head(s->resp)->conn_close &&
@@ -80,7 +80,7 @@ finish_exchange(struct session *s)
 static void
 send_head(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	struct evbuffer *out = conn_output(up_conn(s));
 
 	/* Keep the head while a retry on a fresh connection is possible. */
@@ -95,7 +95,7 @@ send_head(struct session *s)
 static void
 upstream_ready(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	struct conn *uc = up_conn(s);
 	double t = request_cfg(s)->timeouts.upstream_response;
 
@@ -109,7 +109,7 @@ upstream_ready(struct session *s)
 	send_head(s);
 	conn_flush(uc);
 	exchange_pump_request(s);
-	if (s->state == S_FORWARD && s->x.uc != NULL)
+	if (s->state == S_FORWARD && s->x->uc != NULL)
 		exchange_pump_response(s);
 }
 
@@ -126,7 +126,7 @@ retry_after_seconds(const struct upstream_spec *sp)
 static void
 connect_upstream(struct session *s, bool fresh)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	unsigned status = 502;
 	const char *why = "cannot connect";
 
@@ -150,7 +150,7 @@ connect_upstream(struct session *s, bool fresh)
 static void
 route_request(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	const struct h1_head *h = h1_head(s->req);
 	const struct runtime *rt = x->g->rt;
 	const struct config *c = rt->cfg;
@@ -225,17 +225,10 @@ route_request(struct session *s)
 void
 exchange_begin(struct session *s)
 {
-	struct exchange *x = &s->x;
 	const struct h1_head *h = h1_head(s->req);
+	struct exchange *x = session_new_exchange(s);
 
-	s->in_exchange = true;
-	/* The last request's generation (and its strings) is done with. */
-	worker_gen_put(s->w, x->g);
-	memset(x, 0, sizeof(*x));
 	x->g = worker_gen_get(s->w);
-	clock_gettime(CLOCK_MONOTONIC, &x->t_start);
-	x->upstream_ms = -1;
-	session_new_request_id(s);
 	x->req = h->framing == H1_BODY_NONE ? RQ_DONE : RQ_BODY;
 	x->resp = RS_HEAD;
 	x->close_after = h->conn_close;
@@ -256,7 +249,7 @@ static void
 refuse_body(struct session *s, unsigned status, const char *why)
 {
 	evbuffer_drain(conn_output(up_conn(s)), (size_t)-1);
-	s->x.close_after = true;
+	s->x->close_after = true;
 	session_respond_error(s, status, why, 0);
 }
 
@@ -264,7 +257,7 @@ refuse_body(struct session *s, unsigned status, const char *why)
 void
 exchange_pump_request(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	const struct config *c = request_cfg(s);
 	double t;
 
@@ -301,7 +294,7 @@ exchange_pump_request(struct session *s)
 static int
 start_response(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	const struct h1_head *rq = h1_head(s->req), *rs = h1_head(s->resp);
 	struct evbuffer *out = conn_output(s->conn);
 	const struct config *c = request_cfg(s);
@@ -340,7 +333,7 @@ start_response(struct session *s)
 void
 exchange_pump_response(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	struct evbuffer *in = conn_input(up_conn(s));
 	struct evbuffer *out = conn_output(s->conn);
 	enum h1_status rc;
@@ -422,7 +415,7 @@ up_write(void *arg)
 static bool
 may_retry(const struct session *s)
 {
-	const struct exchange *x = &s->x;
+	const struct exchange *x = s->x;
 
 	return x->uc != NULL && upstream_is_reused(x->uc) && !x->retried &&
 	    x->resp == RS_HEAD && !x->sent_to_client &&
@@ -435,7 +428,7 @@ static void
 up_event(void *arg, unsigned what)
 {
 	struct session *s = session_checked(arg);
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	bool timeout = (what & CONN_EV_TIMEOUT) != 0;
 
 	if (what & CONN_EV_CONNECTED) {

@@ -100,11 +100,33 @@ client_ssl(const struct session *s)
 	return conn_ssl(s->conn);
 }
 
-void
-session_new_request_id(struct session *s)
+struct exchange *
+session_new_exchange(struct session *s)
 {
-	s->x.seq = ++s->w->seq;
-	s->x.id[0] = '\0';
+	struct exchange *x = xcalloc(1, sizeof(*x));
+
+	s->x = x;
+	s->in_exchange = true;
+	clock_gettime(CLOCK_MONOTONIC, &x->t_start);
+	x->upstream_ms = -1;
+	x->seq = ++s->w->seq;
+	return x;
+}
+
+/* The exchange is over: its upstream connection (if still held) closes,
+ * its generation (route, pool) is let go. */
+static void
+exchange_free(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (x == NULL)
+		return;
+	if (x->uc != NULL)
+		upstream_release(x->uc, false);
+	worker_gen_put(s->w, x->g);
+	free(x);
+	s->x = NULL;
 }
 
 /* The request id, formatted on first use: most requests are never logged
@@ -112,7 +134,7 @@ session_new_request_id(struct session *s)
 static const char *
 request_id(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 
 	if (x->id[0] == '\0')
 		snprintf(x->id, sizeof(x->id), "%08x%02x%08llx", s->w->id_prefix,
@@ -123,7 +145,7 @@ request_id(struct session *s)
 void
 session_log_exchange(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
 	double ms;
 	SSL *ssl;
@@ -168,12 +190,13 @@ session_close(struct session *s, const char *reason)
 	struct worker *w = s->w;
 
 	if (s->in_exchange) {
-		if (s->x.status == 0)
-			s->x.status = 499;	/* client went away (nginx's code) */
-		if (s->x.note == NULL)
-			s->x.note = reason;
+		if (s->x->status == 0)
+			s->x->status = 499;	/* client went away (nginx's code) */
+		if (s->x->note == NULL)
+			s->x->note = reason;
 		session_log_exchange(s);
 	}
+	exchange_free(s);
 	log_debug("session %s: closed: %s", s->peer, reason);
 	event_free(s->timer);
 	/* Tell the client we are done (close_notify) unless it never got
@@ -186,14 +209,9 @@ session_close(struct session *s, const char *reason)
 	    !s->truncated)
 		conn_close_notify(s->conn);
 	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
-	if (s->x.uc != NULL) {
-		upstream_release(s->x.uc, false);
-		s->x.uc = NULL;
-	}
 	if (s->uphead != NULL)
 		evbuffer_free(s->uphead);
 	conn_free(s->conn);	/* closes the fd, frees the SSL */
-	worker_gen_put(w, s->x.g);
 	worker_gen_put(w, s->g);
 	worker_give_parser(w, s->req, true);
 	worker_give_parser(w, s->resp, false);
@@ -215,7 +233,7 @@ session_close(struct session *s, const char *reason)
 void
 session_abort(struct session *s, const char *detail)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 
 	x->note = detail;
 	if (x->uc != NULL) {
@@ -258,7 +276,7 @@ linger(struct session *s)
 static void
 drained(struct session *s)
 {
-	if (s->x.req == RQ_BODY && !s->truncated)
+	if (s->x != NULL && s->x->req == RQ_BODY && !s->truncated)
 		linger(s);
 	else
 		session_close(s, "done");
@@ -289,7 +307,7 @@ void
 session_respond_error(struct session *s, unsigned status, const char *detail,
     unsigned retry_after)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	struct evbuffer *out = conn_output(s->conn);
 	char body[512];
 	int n;
@@ -298,17 +316,12 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	if (!s->in_exchange) {
 		/* No request head was understood (parse error, timeout): the
 		 * framing of what follows is unknown, so the connection ends. */
-		s->in_exchange = true;
-		/* The last request's generation reference goes with it. */
-		worker_gen_put(s->w, x->g);
-		memset(x, 0, sizeof(*x));
+		exchange_free(s);
+		x = session_new_exchange(s);
 		/* Where the request ends is unknown: more of it may come, so
 		 * the close lingers (see linger()). */
 		x->req = RQ_BODY;
-		clock_gettime(CLOCK_MONOTONIC, &x->t_start);
-		x->upstream_ms = -1;
 		x->close_after = true;
-		session_new_request_id(s);
 	}
 	if (x->sent_to_client) {
 		/* A response is half sent: the only signal left is closing. */
@@ -373,7 +386,8 @@ session_keep_alive(struct session *s)
 	worker_give_parser(s->w, s->resp, false);
 	s->req = NULL;
 	s->resp = NULL;
-	/* Nor a copy of the last head kept for a retry. */
+	/* Nor an exchange, nor a copy of the last head kept for a retry. */
+	exchange_free(s);
 	if (s->uphead != NULL)
 		evbuffer_drain(s->uphead, evbuffer_get_length(s->uphead));
 	evtimer_del(s->timer);
@@ -419,8 +433,7 @@ session_process_head(struct session *s)
 		session_input_consumed(s);
 		return;
 	case H1_ERROR:
-		s->x.close_after = true;
-		s->x.req = RQ_DONE;
+		/* No exchange yet: the answer closes the connection. */
 		session_respond_error(s, h1_error_status(s->req), h1_error_reason(s->req), 0);
 		return;
 	case H1_DONE:
@@ -478,7 +491,7 @@ client_write(void *arg)
 			drained(s);
 		return;
 	}
-	if (s->state == S_FORWARD && s->x.uc != NULL) {
+	if (s->state == S_FORWARD && s->x->uc != NULL) {
 		/* Progress: the send deadline (exchange_pump_response) restarts. */
 		evtimer_del(s->timer);
 		exchange_pump_response(s);
@@ -534,11 +547,11 @@ client_event(void *arg, unsigned what)
 		    "client stopped sending" : "client stopped reading");
 		return;
 	}
-	if ((what & CONN_EV_EOF) && s->in_exchange && s->x.req == RQ_DONE &&
+	if ((what & CONN_EV_EOF) && s->in_exchange && s->x->req == RQ_DONE &&
 	    (s->state == S_CONNECT || s->state == S_FORWARD)) {
 		/* A half-close after a complete request: answer it, then
 		 * close (as HAProxy does; TLS 1.3 allows it too). */
-		s->x.close_after = true;
+		s->x->close_after = true;
 		return;
 	}
 	session_close(s, what & CONN_EV_EOF ? "client closed" : "client error");
@@ -560,8 +573,6 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			session_close(s, "no request");
 			return;
 		}
-		s->x.close_after = true;
-		s->x.req = RQ_DONE;
 		session_respond_error(s, 408, "request head not received in time", 0);
 		return;
 	case S_IDLE:

@@ -54,7 +54,7 @@ enum resp_state {
 struct exchange {
 	/* The generation current when the head arrived: its routes and
 	 * pools serve this request, whatever a reload does meanwhile.  Kept
-	 * (and so the strings below) until the next request or the close. */
+	 * (and so the strings below) as long as the exchange. */
 	struct worker_gen *g;
 	uint64_t seq;			/* request number in this worker */
 	char id[24];			/* seq formatted, when first needed */
@@ -107,7 +107,7 @@ struct session {
 	bool in_exchange;
 	bool truncated;		/* a response was cut: close without close_notify */
 	size_t lingered;	/* bytes discarded in S_LINGER */
-	struct exchange x;
+	struct exchange *x;		/* the request in hand, or NULL */
 	struct session *next, *prev;	/* the worker's list */
 };
 
@@ -116,7 +116,9 @@ struct session *session_checked(void *arg);	/* aborts on a freed session */
 const struct config *session_cfg(const struct session *);
 void	session_arm_timer(struct session *, double seconds);
 double	session_ms_since(const struct timespec *);
-void	session_new_request_id(struct session *);
+/* A request begins (in_exchange): its exchange, with a request id and
+ * its start time.  It lives until keep-alive or the close. */
+struct exchange *session_new_exchange(struct session *);
 void	session_log_exchange(struct session *);
 /* Answers with the proxy's own response (status, detail for the body and
  * the log, Retry-After seconds or 0). */
