@@ -584,6 +584,10 @@ write_cb(evutil_socket_t fd, short what, void *arg)
 		if (!alive(c) || c->failed)
 			goto out;
 	}
+	/* A socket that refused output says when it takes more: a flush
+	 * meanwhile would only meet EAGAIN. */
+	if (c->wblocked && !(what & EV_WRITE))
+		goto out;
 	if (!c->write_wants_read && evbuffer_get_length(c->out) > 0)
 		write_and_report(c);
 out:
