@@ -117,7 +117,10 @@ set_keys(const struct ticket_keys *k, uint64_t period, const unsigned char *iv,
  * OpenSSL's ticket key callback.  Encrypting: the current period's key,
  * named by the period.  Decrypting: the current key (1), the previous
  * one (2: accepted, and a new ticket is issued), anything else (0: a
- * full handshake).
+ * full handshake).  TLS 1.3 always gets a new ticket (2): OpenSSL sends
+ * none after a resumption otherwise, and a client that uses each ticket
+ * once (RFC 8446 section C.4; OpenSSL's own client does) would make a full
+ * handshake every other connection.
  */
 static int
 ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
@@ -145,7 +148,7 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 		return 0;
 	if (set_keys(k, period, iv, cctx, hctx, 0) < 0)
 		return -1;
-	return period == now ? 1 : 2;
+	return period == now && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 }
 
 static void

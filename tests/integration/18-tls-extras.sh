@@ -3,7 +3,8 @@
 # against a CRL, an OCSP response stapled for clients that ask, and
 # session tickets whose keys come from a shared key file, so a second
 # instance of the domain resumes the first one's sessions while a
-# different key file does not.
+# different key file does not, and a chain of resumptions (each with the
+# last connection's session) never falls back to a full handshake.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -110,6 +111,23 @@ for v in -tls1_3 -tls1_2; do
 	expect_match "$out" '^Reused, TLSv1\.[23]' "$v: second instance with the same key file resumes"
 	out=$(sc "$P3" "$v" -sess_in "$TMP/sess.pem")
 	expect_match "$out" '^New, TLSv1\.[23]' "$v: another key file does not"
+done
+
+# A client that resumes each time with the session of its last connection
+# (OpenSSL's client uses a TLS 1.3 ticket once): every resumed TLS 1.3
+# connection must bring a new ticket, or every other one is a full
+# handshake.  (A TLS 1.2 session stays the same and resumes again.)
+say "chained TLS 1.3 resumptions"
+for v in -tls1_3; do
+	rm -f "$TMP"/chain*.pem
+	out=$(sc "$P1" "$v" -sess_out "$TMP/chain0.pem")
+	expect_match "$out" '^New, TLSv1\.[23]' "$v: first handshake is full"
+	for i in 1 2 3; do
+		out=$(sc "$P1" "$v" -sess_in "$TMP/chain$((i - 1)).pem" \
+		    -sess_out "$TMP/chain$i.pem")
+		expect_match "$out" '^Reused, TLSv1\.[23]' "$v: resumption $i of a chain"
+		[ -s "$TMP/chain$i.pem" ] || fail "$v: resumption $i left no session to resume"
+	done
 done
 
 say "-t on a short key file"
