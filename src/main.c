@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "admin.h"
+#include "bufpool.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -385,6 +386,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	bufpool_install();
 	cfg = config_load(path, &errs);
 	rt = cfg ? runtime_new(cfg, &errs) : NULL;
 	if (rt == NULL) {
@@ -408,5 +410,6 @@ main(int argc, char **argv)
 	event_set_log_callback(libevent_log);
 	rc = serve(rt, path);
 	runtime_unref(rt);
+	bufpool_thread_end();
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "bufpool.h"
 #include "duration.h"
 #include "h1.h"
 #include "listener.h"
@@ -371,6 +372,7 @@ run(void *arg)
 	struct worker *w = arg;
 
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	bufpool_thread_end();
 	atomic_fetch_add(&w->shared->workers_done, 1);
 	return NULL;
 }

@@ -1,0 +1,135 @@
+/*
+ * bufpool: per-thread free lists for libevent's buffer chains (see
+ * bufpool.h).  Every block carries a header with its usable size, so that
+ * free and realloc know what they hold; blocks of a pooled size are
+ * linked through their own memory while they wait.
+ */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "bufpool.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOLING	0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOLING	0
+#endif
+#endif
+#ifndef POOLING
+#define POOLING	1
+#endif
+
+#define MIN_SHIFT	12		/* 4 KiB */
+#define MAX_SHIFT	16		/* 64 KiB */
+#define NCLASS		(MAX_SHIFT - MIN_SHIFT + 1)
+
+/* Before each block: its usable size, keeping malloc's alignment. */
+struct head {
+	alignas(max_align_t) size_t size;
+};
+
+struct free_block {
+	struct free_block *next;
+};
+
+static _Thread_local struct {
+	struct free_block *list[NCLASS];
+	size_t kept;			/* bytes on the lists */
+} cache;
+
+/* The class of a pooled size (a power of two from 4 to 64 KiB), or -1. */
+static int
+size_class(size_t n)
+{
+	if (n < ((size_t)1 << MIN_SHIFT) || n > ((size_t)1 << MAX_SHIFT) ||
+	    (n & (n - 1)) != 0)
+		return -1;
+	return __builtin_ctzl(n) - MIN_SHIFT;
+}
+
+static void *
+pool_malloc(size_t n)
+{
+	int c = size_class(n);
+	struct head *h;
+
+	if (POOLING && c >= 0 && cache.list[c] != NULL) {
+		h = (struct head *)(void *)cache.list[c];
+		cache.list[c] = cache.list[c]->next;
+		cache.kept -= n;
+	} else if ((h = malloc(sizeof(*h) + n)) == NULL)
+		return NULL;
+	h->size = n;
+	return h + 1;
+}
+
+static void
+pool_free(void *p)
+{
+	struct head *h;
+	struct free_block *b;
+	int c;
+
+	if (p == NULL)
+		return;
+	h = (struct head *)p - 1;
+	c = size_class(h->size);
+	if (!POOLING || c < 0 || cache.kept + h->size > BUFPOOL_KEEP) {
+		free(h);
+		return;
+	}
+	cache.kept += h->size;
+	b = (struct free_block *)(void *)h;
+	b->next = cache.list[c];
+	cache.list[c] = b;
+}
+
+static void *
+pool_realloc(void *p, size_t n)
+{
+	void *q;
+	size_t old;
+
+	if (p == NULL)
+		return pool_malloc(n);
+	old = ((struct head *)p - 1)->size;
+	if (size_class(old) >= 0 && n <= old)
+		return p;		/* a pooled block keeps its size */
+	if (size_class(old) < 0 && size_class(n) < 0) {
+		struct head *h = realloc((struct head *)p - 1, sizeof(*h) + n);
+
+		if (h == NULL)
+			return NULL;
+		h->size = n;
+		return h + 1;
+	}
+	if ((q = pool_malloc(n)) == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	pool_free(p);
+	return q;
+}
+
+void
+bufpool_install(void)
+{
+	event_set_mem_functions(pool_malloc, pool_realloc, pool_free);
+}
+
+void
+bufpool_thread_end(void)
+{
+	for (int c = 0; c < NCLASS; c++)
+		while (cache.list[c] != NULL) {
+			struct free_block *b = cache.list[c];
+
+			cache.list[c] = b->next;
+			free(b);
+		}
+	cache.kept = 0;
+}
