@@ -2,30 +2,34 @@
 # bench/run.sh - mcxproxy next to HAProxy and nginx as TLS-terminating HTTP/1.1 proxies,
 # one core each, against the same origin.  One command, run as root on Debian 12:
 #
-#   bench/run.sh                                   # defaults: 10 s per load step, 5000 idle conns
-#   DURATION=5 IDLE_CONNS=2000 bench/run.sh        # quicker
-#   FRONTENDS="mcxproxy haproxy" SCENARIOS="get_ka idle" bench/run.sh
+#   bench/run.sh                                   # defaults: 3 reps x 10 s per load step, 5000 idle conns
+#   REPS=1 DURATION=5 IDLE_CONNS=2000 bench/run.sh # quicker
+#   FRONTENDS="mcxproxy haproxy" SCENARIOS="get_ka resume idle" bench/run.sh
 #   MCXPROXY=/path/to/mcxproxy bench/run.sh        # benchmark that binary (else ./mcxproxy, else build)
 #
 # Layout: the frontend under test is pinned to CPU $FE_CPU (1); the origin (nginx, 1 worker,
-# plain HTTP keep-alive) and the load generators (wrk -t1, lib/tlsclient.py) share CPU $LG_CPU (0).
-# Everything listens on 127.0.0.1 on free ports.  Results: bench/out/<stamp>/ (results.tsv,
-# summary.txt, preflight.tsv, versions.txt, raw/ tool output, run/ configs and logs).
-# See bench/README.md for what is measured and how to read it.
+# plain HTTP keep-alive) and the load generators (wrk -t1, lib/tlsload, h2load, lib/tlsclient.py)
+# share CPU $LG_CPU (0).  The load scenarios run REPS times, the frontends in the same order in
+# each repetition; the table shows medians.  Everything listens on 127.0.0.1 on free ports.
+# Results: bench/out/<stamp>/ (results.tsv, summary.txt, preflight.tsv, versions.txt, raw/ tool
+# output, run/ configs and logs).  Exit status 0 only when no frontend had errors (and nothing
+# else failed).  See bench/README.md for what is measured and how to read it.
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || exit 1
 ROOT=$(dirname "$BENCH_DIR")
 
 # ---- knobs ------------------------------------------------------------------------------------
+REPS=${REPS:-3}                     # repetitions of the load scenarios (the table shows medians)
 DURATION=${DURATION:-10}            # seconds per load step
-CONNS=${CONNS:-50}                  # wrk connections
+CONNS=${CONNS:-50}                  # connections (wrk, tlsload, h2load)
+LAT_RATE=${LAT_RATE:-2000}          # latency scenario: fixed total req/s over the CONNS connections
 IDLE_CONNS=${IDLE_CONNS:-5000}      # idle TLS connections for the memory scenario
 IDLE_CONC=${IDLE_CONC:-100}         # handshakes in flight while opening them
 POST_BYTES=${POST_BYTES:-16384}     # POST request body (the origin answers 16 KiB regardless)
 WARMUP=${WARMUP:-2}                 # seconds of unrecorded keep-alive GET after each start
 FRONTENDS=${FRONTENDS:-"mcxproxy haproxy nginx"}
-SCENARIOS=${SCENARIOS:-"get_ka post_ka close idle"}
+SCENARIOS=${SCENARIOS:-"get_ka post_ka close resume latency idle"}
 FE_CPU=${FE_CPU:-1}                 # frontend core
 LG_CPU=${LG_CPU:-0}                 # origin + load generator core
 QUIET_MAX=${QUIET_MAX:-10}          # before a load step: wait until both cores are <= this % busy
@@ -44,7 +48,7 @@ STAMP=${STAMP:-$(date +%Y%m%d-%H%M%S)}
 OUT=${OUT:-$BENCH_DIR/out/$STAMP}
 
 KNOWN_FRONTENDS="mcxproxy haproxy nginx"
-KNOWN_SCENARIOS="get_ka post_ka close idle"
+KNOWN_SCENARIOS="get_ka post_ka close resume latency idle"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -52,11 +56,13 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 # ---- sanity of the request --------------------------------------------------------------------
 [[ $(uname -s) == Linux ]] || die "Linux only"
-for v in DURATION CONNS IDLE_CONNS IDLE_CONC POST_BYTES WARMUP FE_CPU LG_CPU QUIET_MAX QUIET_WAIT OTHER_MAX RETRIES; do
+for v in REPS LAT_RATE DURATION CONNS IDLE_CONNS IDLE_CONC POST_BYTES WARMUP FE_CPU LG_CPU QUIET_MAX QUIET_WAIT OTHER_MAX RETRIES; do
     is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((DURATION >= 1 && DURATION <= 600)) || die "DURATION must be 1..600 s"
 ((CONNS >= 1 && CONNS <= 5000)) || die "CONNS must be 1..5000"
+((REPS >= 1 && REPS <= 50)) || die "REPS must be 1..50"
+((LAT_RATE >= CONNS)) || die "LAT_RATE ($LAT_RATE) must be >= CONNS ($CONNS): h2load's rate is per connection"
 ((IDLE_CONNS >= 1 && IDLE_CONC >= 1)) || die "IDLE_CONNS and IDLE_CONC must be >= 1"
 ((FE_CPU != LG_CPU)) || die "FE_CPU and LG_CPU must differ"
 for c in "$FE_CPU" "$LG_CPU"; do
@@ -69,6 +75,7 @@ read -r -a SCN_LIST <<<"$SCENARIOS"
 for f in "${FE_LIST[@]}"; do [[ " $KNOWN_FRONTENDS " == *" $f "* ]] || die "unknown frontend '$f' (known: $KNOWN_FRONTENDS)"; done
 for s in "${SCN_LIST[@]}"; do [[ " $KNOWN_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' (known: $KNOWN_SCENARIOS)"; done
 want_fe() { [[ " $FRONTENDS " == *" $1 "* ]]; }
+want_scn() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 # open files: the frontend holds IDLE_CONNS client sockets (+ origin ones), so does the client
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
@@ -148,11 +155,17 @@ ensure_tools() {
         command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
     done
     if want_fe haproxy; then command -v haproxy >/dev/null 2>&1 || missing+=(haproxy); fi
+    if want_scn latency; then command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client); fi
+    if want_scn close || want_scn resume; then   # lib/tlsload.c is compiled here
+        command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+        pkg_installed libssl-dev || missing+=(libssl-dev)
+    fi
     ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
     for t in nginx wrk openssl python3 curl ss taskset ps timeout; do
         command -v "$t" >/dev/null 2>&1 || die "still missing after install: $t"
     done
     if want_fe haproxy; then command -v haproxy >/dev/null 2>&1 || die "still missing after install: haproxy"; fi
+    if want_scn latency; then command -v h2load >/dev/null 2>&1 || die "still missing after install: h2load"; fi
     python3 -c 'import ssl, asyncio' 2>/dev/null || die "python3 lacks the ssl/asyncio modules"
 }
 
@@ -200,6 +213,17 @@ resolve_mcxproxy() {
     fi
     [[ -x $MCX_BIN ]] || die "no mcxproxy binary at $MCX_BIN"
     "$MCX_BIN" -V >/dev/null 2>&1 || die "$MCX_BIN -V failed: not a working mcxproxy"
+}
+
+# lib/tlsload.c -> $BUILD_DIR/tlsload (compiled again when the source is newer)
+build_tlsload() { # sets TLSLOAD
+    local src=$BENCH_DIR/lib/tlsload.c
+    TLSLOAD=$BUILD_DIR/tlsload
+    [[ -x $TLSLOAD && ! $src -nt $TLSLOAD ]] && return 0
+    mkdir -p "$BUILD_DIR" || die "cannot create $BUILD_DIR"
+    log "compiling $src -> $TLSLOAD"
+    timeout 120 gcc -O2 -Wall -o "$TLSLOAD.tmp" "$src" -lssl -lcrypto >"$OUT/tlsload-build.log" 2>&1 &&
+        mv -f "$TLSLOAD.tmp" "$TLSLOAD" || { cat "$OUT/tlsload-build.log" >&2; die "cannot compile $src"; }
 }
 
 # ---- ports ------------------------------------------------------------------------------------
@@ -540,7 +564,7 @@ fe_warmup() {
 }
 
 # ---- results ----------------------------------------------------------------------------------
-TSV_COLS="frontend scenario attempt quiet disturbed requests duration_s rps p50_ms p90_ms p99_ms max_ms sock_errors non2xx err_detail fe_cpu_s cpu_us_per_req fe_cpu_pct fe_core_busy_pct load_core_busy_pct origin_cpu_pct tool_cpu_pct other_fe_pct other_load_pct rss_before_kib rss_after_kib kib_per_conn_handshake kib_per_conn_request rss_after_close_kib idle_failures fe_alive"
+TSV_COLS="frontend scenario rep attempt quiet disturbed requests duration_s rps p50_ms p90_ms p99_ms max_ms resumed_pct sock_errors non2xx err_detail tool_ok fe_cpu_s cpu_us_per_req fe_cpu_pct fe_core_busy_pct load_core_busy_pct origin_cpu_pct tool_cpu_pct other_fe_pct other_load_pct rss_before_kib rss_after_kib kib_per_conn_handshake kib_per_conn_request rss_after_close_kib idle_failures fe_alive"
 tsv_row() { # key=value... -> one line in results.tsv, columns in TSV_COLS order ("-" when absent)
     local -A row=()
     local kv c line=""
@@ -573,61 +597,83 @@ children_cpu() { # sets CHILD_CPU_S: CPU seconds of this shell's finished childr
     CHILD_CPU_S=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }' "$RUN/.times")
 }
 
-measure_wrk() { # FE SCN ATTEMPT URL ENV... -> sets M (key=value list), M_OTHER (max foreign busy %)
-    local fe=$1 scn=$2 attempt=$3 url=$4 of line kv rc
+step_cmd() { # SCN OUTFILE -> STEP_CMD array: the bounded load tool of one step
+    local url="https://127.0.0.1:$FE_PORT/"
+    case $1 in
+    get_ka | post_ka)
+        local env_args=(BENCH_METHOD=GET)
+        [[ $1 == post_ka ]] && env_args=(BENCH_METHOD=POST BENCH_BODY_BYTES="$POST_BYTES") && url+="echo"
+        STEP_CMD=(env "${env_args[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency
+            -s "$BENCH_DIR/lib/wrk.lua" "$url") ;;
+    close | resume) # a new TLS 1.3 connection per GET (Connection: close); resume: offers its ticket
+        STEP_CMD=("$TLSLOAD" -p "$FE_PORT" -c "$CONNS" -d "$DURATION" -v 13 -s localhost
+            -H "127.0.0.1:$FE_PORT" -T $((DURATION + 20)))
+        [[ $1 == resume ]] && STEP_CMD+=(-r) ;;
+    latency) # fixed rate: LAT_RATE / CONNS per connection, a warm-up (not in the figures) first
+        STEP_CMD=(h2load --h1 -t1 -c"$CONNS" --rps="$LAT_RPS" -D "$DURATION" --warm-up-time="$LAT_WARMUP"
+            --log-file="$2.log" "$url") ;;
+    esac
+}
+
+measure_step() { # FE SCN REP ATTEMPT -> sets M (key=value list), M_OTHER (max foreign busy %)
+    local fe=$1 scn=$2 rep=$3 attempt=$4 of line kv rc
     local c0 c1 o0 o1 k0 k1 f0 f1 l0 l1 t0 t1 r0 r1
-    shift 4
-    of=$RAW/$fe.$scn.$attempt.txt
+    of=$RAW/$fe.$scn.r$rep.$attempt.txt
+    step_cmd "$scn" "$of"
     r0=$(rss_kib "${FE_PIDS[@]}"); c0=$(cpu_ticks "${FE_PIDS[@]}"); o0=$(cpu_ticks "${ORIGIN_PIDS[@]}")
     children_cpu; k0=$CHILD_CPU_S
     f0=$(core_jiffies "$FE_CPU"); l0=$(core_jiffies "$LG_CPU"); t0=$(date +%s%N)
-    run_tool "$of" $((DURATION + 30)) env "$@" \
-        wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency -s "$BENCH_DIR/lib/wrk.lua" "$url"
+    run_tool "$of" $((DURATION + 30)) "${STEP_CMD[@]}"
     rc=$?
     t1=$(date +%s%N); f1=$(core_jiffies "$FE_CPU"); l1=$(core_jiffies "$LG_CPU")
     c1=$(cpu_ticks "${FE_PIDS[@]}"); o1=$(cpu_ticks "${ORIGIN_PIDS[@]}"); r1=$(rss_kib "${FE_PIDS[@]}")
     children_cpu; k1=$CHILD_CPU_S
-    local dead=0
+    if [[ $scn == latency ]]; then
+        python3 "$BENCH_DIR/lib/h2load_result.py" "$of" "$of.log" >>"$of" 2>&1
+        rm -f "$of.log"
+    fi
+    local dead=0 tool_ok=yes
     fe_alive || dead=1   # a dead frontend's CPU time is gone: no CPU figures for this step
     line=$(grep '^RESULT ' "$of" | tail -n 1)
-    local -A R=([requests]=0 [duration_us]=1 [err_connect]=0 [err_read]=0 [err_write]=0 [err_status]=0
-        [err_timeout]=0 [p50_us]=0 [p90_us]=0 [p99_us]=0 [max_us]=0)
+    local -A R=([requests]=0 [duration_us]=1 [err_connect]=0 [err_tls]=0 [err_read]=0 [err_write]=0
+        [err_status]=0 [err_timeout]=0 [p50_us]=0 [p90_us]=0 [p99_us]=0 [max_us]=0 [resumed]=-)
     if [[ -z $line || $rc -ne 0 ]]; then
-        log "  WARNING: wrk exited $rc without a result for $fe/$scn (see $of)"
+        log "  WARNING: ${STEP_CMD[0]##*/} exited $rc without a result for $fe/$scn (see $of)"
+        tool_ok=no
     else
         for kv in ${line#RESULT }; do R[${kv%%=*}]=${kv#*=}; done
     fi
+    # the latency step's CPU window also holds h2load's warm-up, at the same rate
+    local ops=${R[requests]}
+    [[ $scn == latency && $tool_ok == yes ]] &&
+        ops=$(awk -v r="${R[requests]}" -v d="${R[duration_us]}" -v w="$LAT_WARMUP" 'BEGIN{d /= 1e6; printf "%d", (d > 0 ? r * (d + w) / d : 0)}')
     # busy time of each core not explained by our processes = another tenant disturbed the step
-    M=$(awk -v req="${R[requests]}" -v dus="${R[duration_us]}" -v c0="$c0" -v c1="$c1" -v o0="$o0" -v o1="$o1" \
-        -v k0="$k0" -v k1="$k1" -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v dead="$dead" \
+    M=$(awk -v req="${R[requests]}" -v ops="$ops" -v dus="${R[duration_us]}" -v c0="$c0" -v c1="$c1" -v o0="$o0" -v o1="$o1" \
+        -v k0="$k0" -v k1="$k1" -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v dead="$dead" -v res="${R[resumed]}" \
         -v fb="$(busy_pct "$f0" "$f1")" -v lb="$(busy_pct "$l0" "$l1")" \
         -v p50="${R[p50_us]}" -v p90="${R[p90_us]}" -v p99="${R[p99_us]}" -v mx="${R[max_us]}" 'BEGIN{
         wall = (t1 - t0) / 1e9; cpu = (c1 - c0) / hz; fe = 100 * cpu / wall;
         og = 100 * (o1 - o0) / hz / wall; tool = 100 * (k1 - k0) / wall;
-        printf "requests=%d duration_s=%.2f rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f ", req, dus / 1e6, req / (dus / 1e6), p50 / 1000, p90 / 1000, p99 / 1000, mx / 1000;
+        printf "requests=%d duration_s=%.2f rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f ", req, dus / 1e6, (dus > 0 ? req / (dus / 1e6) : 0), p50 / 1000, p90 / 1000, p99 / 1000, mx / 1000;
+        if (res != "-") printf "resumed_pct=%.1f ", (req > 0 ? 100 * res / req : 0);
         if (dead) { printf "fe_core_busy_pct=%d load_core_busy_pct=%d other_fe_pct=0 other_load_pct=0", fb, lb; exit }
         printf "fe_cpu_s=%.2f cpu_us_per_req=%s fe_cpu_pct=%.0f fe_core_busy_pct=%d load_core_busy_pct=%d ",
-            cpu, (req > 0 ? sprintf("%.1f", cpu * 1e6 / req) : "-"), fe, fb, lb;
+            cpu, (ops > 0 ? sprintf("%.1f", cpu * 1e6 / ops) : "-"), fe, fb, lb;
         printf "origin_cpu_pct=%.0f tool_cpu_pct=%.0f other_fe_pct=%.0f other_load_pct=%.0f", og, tool, fb - fe, lb - og - tool }')
-    M+=" sock_errors=$((R[err_connect] + R[err_read] + R[err_write] + R[err_timeout])) non2xx=${R[err_status]}"
-    M+=" rss_before_kib=$r0 rss_after_kib=$r1 err_detail=c${R[err_connect]}/r${R[err_read]}/w${R[err_write]}/t${R[err_timeout]}"
+    M+=" sock_errors=$((R[err_connect] + R[err_tls] + R[err_read] + R[err_write] + R[err_timeout])) non2xx=${R[err_status]}"
+    M+=" rss_before_kib=$r0 rss_after_kib=$r1 tool_ok=$tool_ok"
+    M+=" err_detail=c${R[err_connect]}/tls${R[err_tls]}/r${R[err_read]}/w${R[err_write]}/t${R[err_timeout]}"
     local ofe=${M##*other_fe_pct=} olg=${M##*other_load_pct=}
     ofe=${ofe%% *} olg=${olg%% *}
-    # the load core is allowed more: loopback softirq work of the origin and wrk lands there
+    # the load core is allowed more: loopback softirq work of the origin and the tool lands there
     M_OTHER=$((ofe > olg / 2 ? ofe : olg / 2))
 }
 
-run_load() { # FE SCN: one wrk step; measured again (RETRIES times) when another process disturbed it
-    local fe=$1 scn=$2 url env_args=() attempt best="" best_other=999 quiet_best=1 alive=yes
-    url="https://127.0.0.1:$FE_PORT/"
-    case $scn in
-    get_ka) env_args=(BENCH_METHOD=GET) ;;
-    post_ka) env_args=(BENCH_METHOD=POST BENCH_BODY_BYTES="$POST_BYTES"); url+="echo" ;;
-    close) env_args=(BENCH_METHOD=GET BENCH_CLOSE=1) ;;
-    esac
+run_load() { # FE SCN REP: one load step; measured again (RETRIES times) when another process disturbed it
+    local fe=$1 scn=$2 rep=$3 attempt best="" best_other=999 quiet_best=1 alive=yes
     for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
         wait_quiet
-        measure_wrk "$fe" "$scn" "$attempt" "$url" "${env_args[@]}"
+        measure_step "$fe" "$scn" "$rep" "$attempt"
         if ((M_OTHER < best_other)); then best="attempt=$attempt $M" best_other=$M_OTHER quiet_best=$QUIET; fi
         fe_alive || break
         ((M_OTHER > OTHER_MAX)) || break
@@ -637,13 +683,13 @@ run_load() { # FE SCN: one wrk step; measured again (RETRIES times) when another
     local disturbed=0
     ((best_other > OTHER_MAX)) && disturbed=1
     # shellcheck disable=SC2086 # $best is a list of key=value words
-    tsv_row frontend="$fe" scenario="$scn" quiet="$quiet_best" disturbed="$disturbed" fe_alive="$alive" $best
+    tsv_row frontend="$fe" scenario="$scn" rep="$rep" quiet="$quiet_best" disturbed="$disturbed" fe_alive="$alive" $best
     local -A B=()
     local kv
     for kv in $best; do B[${kv%%=*}]=${kv#*=}; done
-    log "  $fe $scn: ${B[rps]:--} req/s, p50 ${B[p50_ms]:--} ms, p99 ${B[p99_ms]:--} ms, ${B[cpu_us_per_req]:--} us CPU/req, frontend ${B[fe_cpu_pct]:--}% of its core, load core ${B[load_core_busy_pct]:--}%$( ((disturbed)) && echo " (DISTURBED: ${best_other}% foreign load)")"
+    log "  $fe $scn rep $rep: ${B[rps]:--} req/s, p50 ${B[p50_ms]:--} ms, p99 ${B[p99_ms]:--} ms, ${B[cpu_us_per_req]:--} us CPU/req, frontend ${B[fe_cpu_pct]:--}% of its core, load core ${B[load_core_busy_pct]:--}%${B[resumed_pct]:+, resumed ${B[resumed_pct]}%}$( ((disturbed)) && echo " (DISTURBED: ${best_other}% foreign load)")"
     if ((B[sock_errors] > 0 || B[non2xx] > 0)); then
-        log "  WARNING: $fe $scn: socket errors (connect/read/write/timeout) ${B[err_detail]}, non-2xx/3xx ${B[non2xx]} (see $RAW/$fe.$scn.${B[attempt]}.txt)"
+        log "  ERROR: $fe $scn rep $rep: socket errors ${B[sock_errors]} (${B[err_detail]}), non-2xx answers ${B[non2xx]} (see $RAW/$fe.$scn.r$rep.${B[attempt]}.txt)"
     fi
     if [[ $alive == no ]]; then
         log "  ERROR: $fe died during $scn; last lines of $FE_LOG:"
@@ -665,8 +711,9 @@ run_idle() { # FE: fresh frontend, warm-up, IDLE_CONNS idle TLS connections, RSS
     local -A R=()
     for kv in ${line#RESULT }; do R[${kv%%=*}]=${kv#*=}; done
     fe_alive || alive=no
-    [[ -n $line ]] || log "  WARNING: idle probe for $fe gave no result (exit $rc, see $of)"
-    tsv_row frontend="$fe" scenario=idle attempt=1 quiet="$QUIET" requests="${R[conns]:-0}" \
+    local tool_ok=yes
+    [[ -n $line ]] || { log "  WARNING: idle probe for $fe gave no result (exit $rc, see $of)"; tool_ok=no; }
+    tsv_row frontend="$fe" scenario=idle rep=1 attempt=1 quiet="$QUIET" requests="${R[conns]:-0}" tool_ok="$tool_ok" \
         rss_before_kib="${R[rss_before_kib]:--}" rss_after_kib="${R[rss_after_request_kib]:--}" \
         rss_after_close_kib="${R[rss_after_close_kib]:--}" \
         kib_per_conn_handshake="${R[kib_per_conn_handshake]:--}" kib_per_conn_request="${R[kib_per_conn_request]:--}" \
@@ -689,6 +736,9 @@ mkdir -p "$OUT/raw" "$OUT/run" || die "cannot create $OUT"
 RAW=$OUT/raw RUN=$OUT/run RESULTS=$OUT/results.tsv
 ensure_tools
 if want_fe mcxproxy; then resolve_mcxproxy; fi
+if want_scn close || want_scn resume; then build_tlsload; fi
+LAT_WARMUP=1                                                                  # s, h2load --warm-up-time
+LAT_RPS=$(awk -v r="$LAT_RATE" -v c="$CONNS" 'BEGIN{printf "%g", r / c}')   # h2load --rps is per connection
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -704,9 +754,11 @@ if want_fe mcxproxy; then resolve_mcxproxy; fi
         fi
     fi
     echo "wrk: $(wrk -v 2>&1 | head -n 1)"
+    want_scn latency && echo "h2load: $(h2load --version 2>&1 | head -n 1)"
+    [[ -n ${TLSLOAD:-} ]] && echo "tlsload: $TLSLOAD (from lib/tlsload.c)"
     echo "openssl: $(openssl version)"
     echo "python3: $(python3 --version 2>&1)"
-    echo "settings: DURATION=$DURATION CONNS=$CONNS IDLE_CONNS=$IDLE_CONNS IDLE_CONC=$IDLE_CONC POST_BYTES=$POST_BYTES WARMUP=$WARMUP FE_CPU=$FE_CPU LG_CPU=$LG_CPU QUIET_MAX=$QUIET_MAX QUIET_WAIT=$QUIET_WAIT OTHER_MAX=$OTHER_MAX RETRIES=$RETRIES"
+    echo "settings: REPS=$REPS DURATION=$DURATION CONNS=$CONNS LAT_RATE=$LAT_RATE IDLE_CONNS=$IDLE_CONNS IDLE_CONC=$IDLE_CONC POST_BYTES=$POST_BYTES WARMUP=$WARMUP FE_CPU=$FE_CPU LG_CPU=$LG_CPU QUIET_MAX=$QUIET_MAX QUIET_WAIT=$QUIET_WAIT OTHER_MAX=$OTHER_MAX RETRIES=$RETRIES"
     echo "tls: 1.2 $TLS12_CIPHERS; 1.3 $TLS13_SUITES; groups $TLS_GROUPS"
     echo "frontends: $FRONTENDS"
     echo "scenarios: $SCENARIOS"
@@ -722,26 +774,38 @@ log "frontends on 127.0.0.1:$FE_PORT, CPU $FE_CPU; results in $OUT"
 
 LOAD_SCNS=()
 for s in "${SCN_LIST[@]}"; do [[ $s == idle ]] || LOAD_SCNS+=("$s"); done
-for fe in "${FE_LIST[@]}"; do
-    log "== $fe"
-    fe_start "$fe"
-    preflight "$fe"
-    if ((${#LOAD_SCNS[@]})); then
-        fe_warmup "$fe"
-        for scn in "${LOAD_SCNS[@]}"; do
-            if ! fe_alive; then
-                log "  restarting $fe after its exit"
-                FE_PID=""
-                fe_start "$fe"
-                fe_warmup "$fe"
-            fi
-            run_load "$fe" "$scn"
-        done
-    fi
-    if fe_alive; then fe_stop; else FE_PID=""; fi
-    if [[ " $SCENARIOS " == *" idle "* ]]; then run_idle "$fe"; fi
+# REPS repetitions of the load scenarios, the frontends in the same order in each; the preflight
+# (and the idle scenario, on a fresh start) in the first repetition only
+NREPS=$REPS
+((${#LOAD_SCNS[@]})) || NREPS=1
+for ((rep = 1; rep <= NREPS; rep++)); do
+    for fe in "${FE_LIST[@]}"; do
+        log "== $fe, repetition $rep/$NREPS"
+        fe_start "$fe"
+        ((rep == 1)) && preflight "$fe"
+        if ((${#LOAD_SCNS[@]})); then
+            fe_warmup "$fe"
+            for scn in "${LOAD_SCNS[@]}"; do
+                if ! fe_alive; then
+                    log "  restarting $fe after its exit"
+                    FE_PID=""
+                    fe_start "$fe"
+                    fe_warmup "$fe"
+                fi
+                run_load "$fe" "$scn" "$rep"
+            done
+        fi
+        if fe_alive; then fe_stop; else FE_PID=""; fi
+        if ((rep == 1)) && want_scn idle; then run_idle "$fe"; fi
+    done
 done
 stop_pid "$ORIGIN_PID"; ORIGIN_PID=""
 
 python3 "$BENCH_DIR/lib/report.py" "$OUT" | tee "$OUT/summary.txt"
+rc=${PIPESTATUS[0]}
 log "results: $RESULTS, summary: $OUT/summary.txt, raw tool output: $RAW, configs and logs: $RUN"
+if ((rc != 0)); then
+    log "FAILED: the report found errors (exit $rc) - see the ERROR lines of the summary"
+    exit "$rc"
+fi
+exit 0
