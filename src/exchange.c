@@ -370,10 +370,9 @@ exchange_pump_response(struct session *s)
 		}
 		/*
 		 * The client is the bottleneck: it must take half of what is
-		 * queued (client_write) within client_idle.  The bufferevent's
-		 * write timeout alone was seen not to fire for a peer gone
-		 * while TLS output was queued (slowhttptest -X), and a reader
-		 * taking a few bytes now and then would reset it forever.
+		 * queued (client_write) within client_idle.  A write deadline
+		 * alone would be pushed back for ever by a reader taking a
+		 * few bytes now and then (slowhttptest -X).
 		 */
 		if (evbuffer_get_length(out) >= OUT_HIGH &&
 		    !evtimer_pending(s->timer, NULL))

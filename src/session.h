@@ -1,7 +1,7 @@
 /*
  * session: one client connection and the requests on it.  It owns the
- * client bufferevent (and so the TLS state and the socket), the session
- * timer and the current exchange (request id, route, upstream
+ * client connection (conn.h: the socket, the TLS state, the buffers), the
+ * session timer and the current exchange (request id, route, upstream
  * connection, byte counts).  Requests on a connection are handled one at
  * a time, so pipelined requests are answered in order; the bytes of the
  * next request wait in the (bounded) input buffer.

@@ -406,9 +406,8 @@ tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
 		load_ocsp(ctx, c, file, errs);
 	enable_tickets(ctx, c, file, errs);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-	/* No SSL_CTX_set_read_ahead: it would save a read(2) per record, but
-	 * libevent 2.1's bufferevent_openssl can leave bytes OpenSSL buffered
-	 * unread after the handshake (requests then hang; seen in 20-http). */
+	/* Read-ahead is set per connection (conn.c), which reads what
+	 * OpenSSL holds whenever reading is on. */
 	/* No early data: KMS POSTs are not idempotent (RFC 8446 section 8). */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mcxproxy", 8);
