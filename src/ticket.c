@@ -1,5 +1,6 @@
 /* ticket: time-window session-ticket keys (see ticket.h). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,24 @@ struct ticket_keys {
 	unsigned char master[MASTER_MAX];
 	size_t masterlen;
 	uint64_t rotation;	/* seconds, >= 1 */
+	uint64_t id;		/* unique per process: names it in key caches */
+	EVP_CIPHER *cbc;	/* AES-256-CBC, fetched once */
 };
 
 static int ticket_index = -1;
+static atomic_uint_fast64_t last_id;
+
+/*
+ * The keys of the last two periods, derived once per thread: the HMAC of a
+ * derivation (OpenSSL 3 fetches its implementation on every one-shot
+ * call) cost more than the ticket's own encryption, twice per ticket.
+ */
+struct period_keys {
+	uint64_t id;		/* of the ticket_keys, 0: empty */
+	uint64_t period;
+	unsigned char aes[32], mac[32];
+};
+static _Thread_local struct period_keys key_cache[2];
 
 struct ticket_keys *
 ticket_keys_new(const char *file, double rotation, const char *conf, int line,
@@ -36,7 +52,14 @@ ticket_keys_new(const char *file, double rotation, const char *conf, int line,
 	struct ticket_keys *k = xcalloc(1, sizeof(*k));
 	FILE *f;
 
+	k->id = atomic_fetch_add(&last_id, 1) + 1;
 	k->rotation = rotation < 1 ? 1 : (uint64_t)rotation;
+	if ((k->cbc = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL) {
+		errlist_add(errs, conf, line, "cannot fetch AES-256-CBC for "
+		    "session tickets (OpenSSL)");
+		ticket_keys_free(k);
+		return NULL;
+	}
 	if (file == NULL) {
 		k->masterlen = MASTER_MIN;
 		if (RAND_bytes(k->master, (int)k->masterlen) != 1) {
@@ -70,6 +93,7 @@ ticket_keys_free(struct ticket_keys *k)
 {
 	if (k == NULL)
 		return;
+	EVP_CIPHER_free(k->cbc);
 	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);
 }
@@ -90,27 +114,50 @@ derive(const struct ticket_keys *k, const char *label, uint64_t period,
 	    out, &outlen) != NULL ? 0 : -1;
 }
 
+/* This thread's keys of k for period, derived on first use. */
+static const struct period_keys *
+period_keys(const struct ticket_keys *k, uint64_t period)
+{
+	struct period_keys *pk;
+
+	for (int i = 0; i < 2; i++)
+		if (key_cache[i].id == k->id && key_cache[i].period == period)
+			return &key_cache[i];
+	/* Replace another key set's slot, else the older period. */
+	if (key_cache[0].id != k->id)
+		pk = &key_cache[0];
+	else if (key_cache[1].id != k->id)
+		pk = &key_cache[1];
+	else
+		pk = key_cache[0].period < key_cache[1].period ?
+		    &key_cache[0] : &key_cache[1];
+	if (derive(k, "aes", period, pk->aes) < 0 ||
+	    derive(k, "hmac", period, pk->mac) < 0) {
+		OPENSSL_cleanse(pk, sizeof(*pk));
+		return NULL;
+	}
+	pk->id = k->id;
+	pk->period = period;
+	return pk;
+}
+
 static int
 set_keys(const struct ticket_keys *k, uint64_t period, const unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-	unsigned char aes[32], mac[32];
+	const struct period_keys *pk = period_keys(k, period);
 	OSSL_PARAM params[3];
-	int ok;
 
-	if (derive(k, "aes", period, aes) < 0 || derive(k, "hmac", period, mac) < 0)
+	if (pk == NULL)
 		return -1;
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, mac,
-	    sizeof(mac));
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)(uintptr_t)pk->mac, sizeof(pk->mac));
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    (char *)(uintptr_t)"SHA256", 0);
 	params[2] = OSSL_PARAM_construct_end();
-	ok = (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv) :
-	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv)) == 1 &&
-	    EVP_MAC_CTX_set_params(hctx, params) == 1;
-	OPENSSL_cleanse(aes, sizeof(aes));
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return ok ? 0 : -1;
+	return (enc ? EVP_EncryptInit_ex(cctx, k->cbc, NULL, pk->aes, iv) :
+	    EVP_DecryptInit_ex(cctx, k->cbc, NULL, pk->aes, iv)) == 1 &&
+	    EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
 }
 
 /*
@@ -136,7 +183,7 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 		memcpy(name, NAME_TAG, 8);
 		for (int i = 0; i < 8; i++)
 			name[8 + i] = (unsigned char)(now >> (56 - 8 * i));
-		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(k->cbc)) != 1)
 			return -1;
 		return set_keys(k, now, iv, cctx, hctx, 1) == 0 ? 1 : -1;
 	}
