@@ -606,7 +606,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	c->t_at = 0;
 	if (c->rto > 0 && c->rev_on && now - c->rd_since >= c->rto) {
 		ev = CONN_EV_TIMEOUT | CONN_EV_READING;
-		c->rto = 0;	/* reported once, as a bufferevent did */
+		c->rto = 0;	/* reported once: the owner decides */
 	} else if (c->wto > 0 && c->wev_on && now - c->wr_since >= c->wto) {
 		ev = CONN_EV_TIMEOUT | CONN_EV_WRITING;
 		c->wto = 0;

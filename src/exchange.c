@@ -13,12 +13,10 @@
 
 #include "config.h"
 #include "conn.h"
-#include "duration.h"
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
 #include "policy.h"
-#include "router.h"
 #include "runtime.h"
 #include "session_priv.h"
 #include "upstream.h"

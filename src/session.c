@@ -30,7 +30,6 @@
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
-#include "router.h"
 #include "runtime.h"
 #include "session.h"
 #include "session_priv.h"
