@@ -18,6 +18,12 @@ struct addr {
 	socklen_t len;
 };
 
+/* An upstream address and its spelling in the configuration, for logs. */
+struct target {
+	char *spec;		/* as written */
+	struct addr addr;
+};
+
 struct cidr {
 	int family;		/* AF_INET or AF_INET6 */
 	uint8_t bytes[16];

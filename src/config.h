@@ -14,18 +14,8 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "errlist.h"
 #include "log.h"
-
-/* Collected configuration errors, one "FILE:LINE: message\n" each. */
-struct errlist {
-	char *text;		/* NUL-terminated; NULL while empty */
-	size_t len;
-	unsigned count;
-};
-
-void	errlist_add(struct errlist *, const char *file, int line,
-	    const char *fmt, ...) LOG_PRINTF(4, 5);
-void	errlist_fini(struct errlist *);
 
 enum listener_role {
 	ROLE_UE,		/* HTTP-1: devices; TLS mandatory */
@@ -85,11 +75,6 @@ struct tls_client_conf {
 	char *certificate;	/* client certificate for mutual TLS, or NULL */
 	char *key;
 	int line;
-};
-
-struct target {
-	char *spec;		/* as written, for logs */
-	struct addr addr;
 };
 
 struct listener_conf {
@@ -199,12 +184,5 @@ struct config {
  */
 struct config *config_load(const char *path, struct errlist *errs);
 void	config_free(struct config *);
-
-/* Helpers shared with the router and the tests. */
-/* Lower-cases a host and strips a trailing dot and a ":port"; returns
- * false when the result is not a valid host name or IP literal. */
-bool	config_normalize_host(const char *in, size_t len, char *out, size_t outlen);
-/* True for "name" equal, or "*.suffix" with at least one label before suffix. */
-bool	config_host_match(const char *pattern, const char *host);
 
 #endif

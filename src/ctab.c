@@ -17,14 +17,16 @@
 
 #include <libconfig.h>
 
-#include "config.h"
+#include "addr.h"
 #include "ctab.h"
+#include "errlist.h"
+#include "host.h"
+#include "log.h"
 #include "xalloc.h"
 
 #define HOST_MAX	256	/* a normalized host, with room for "*." */
 
-/* The reader stores enums through int pointers. */
-_Static_assert(sizeof(enum listener_role) == sizeof(int), "enum size");
+/* The reader stores enums through int pointers (config.c checks its own). */
 _Static_assert(sizeof(enum log_access_dest) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_access_format) == sizeof(int), "enum size");
 
@@ -187,7 +189,7 @@ host_name(const char *in, char *out, size_t outlen)
 	if (len == 0 || (in[0] == '[' ? in[len - 1] != ']' :
 	    strchr(in, ':') != NULL))
 		return false;
-	return config_normalize_host(in, len, out, outlen);
+	return host_normalize(in, len, out, outlen);
 }
 
 /* "name", "10.0.0.1", "[::1]" or "*.suffix" with a name as suffix. */

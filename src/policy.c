@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "host.h"
 #include "msg.h"
 #include "policy.h"
 #include "router.h"
@@ -122,7 +123,7 @@ policy_decide(const struct policy_in *in, struct verdict *v)
 		refuse(v, 400, in->target_error, true, COUNT_NONE);
 		return;
 	}
-	if (!config_normalize_host(rq->authority, rq->authority_len, v->host,
+	if (!host_normalize(rq->authority, rq->authority_len, v->host,
 	    sizeof(v->host))) {
 		v->host[0] = '\0';
 		refuse(v, 400, "invalid host in the request", true, COUNT_NONE);

@@ -8,7 +8,7 @@
 
 #include <openssl/crypto.h>
 
-#include "config.h"
+#include "errlist.h"
 #include "psk.h"
 #include "xalloc.h"
 

@@ -34,7 +34,7 @@ void	router_free(struct router *);
 
 /*
  * host: normalized (lower case, no port, no trailing dot; see
- * config_normalize_host).  path: the request path without the query.
+ * host_normalize).  path: the request path without the query.
  * Order: idm_servers, then own servers (longest host match: exact beats
  * any wildcard, a longer "*.suffix" beats a shorter one; then the longest
  * path prefix among the servers with that host match), then partners

@@ -77,7 +77,7 @@ contains_nocase(const uint8_t *d, size_t n, const char *lit)
 	return false;
 }
 
-/* What config_normalize_host() makes: lower case, no trailing dot. */
+/* What host_normalize() makes: lower case, no trailing dot. */
 static void
 check_host(const char *what, const char *h)
 {

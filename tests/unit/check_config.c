@@ -18,6 +18,7 @@
 #include <check.h>
 
 #include "config.h"
+#include "host.h"
 
 static char base[200];		/* this test case's folder */
 static char dir[256];		/* this test's folder, inside base */
@@ -915,7 +916,7 @@ static void
 norm_is(const char *in, const char *want)
 {
 	char out[256];
-	bool ok = config_normalize_host(in, strlen(in), out, sizeof(out));
+	bool ok = host_normalize(in, strlen(in), out, sizeof(out));
 
 	if (want == NULL) {
 		ck_assert_msg(!ok, "\"%s\" normalized to \"%s\"", in, out);
@@ -974,32 +975,32 @@ START_TEST(test_normalize_host)
 	norm_is(big, NULL);
 
 	/* The length is honoured: no NUL needed, none read past. */
-	ck_assert(config_normalize_host("a.example.com", 9, out, sizeof(out)));
+	ck_assert(host_normalize("a.example.com", 9, out, sizeof(out)));
 	ck_assert_str_eq(out, "a.example");
-	ck_assert(!config_normalize_host("abc\0def", 7, out, sizeof(out)));
+	ck_assert(!host_normalize("abc\0def", 7, out, sizeof(out)));
 	/* Too small an output is a refusal, not a truncation. */
-	ck_assert(config_normalize_host("abcdefg", 7, small, sizeof(small)));
-	ck_assert(!config_normalize_host("abcdefgh", 8, small, sizeof(small)));
-	ck_assert(!config_normalize_host("[2001:db8::1]", 13, small,
+	ck_assert(host_normalize("abcdefg", 7, small, sizeof(small)));
+	ck_assert(!host_normalize("abcdefgh", 8, small, sizeof(small)));
+	ck_assert(!host_normalize("[2001:db8::1]", 13, small,
 	    sizeof(small)));
 }
 END_TEST
 
 START_TEST(test_host_match)
 {
-	ck_assert(config_host_match("kms.example", "kms.example"));
-	ck_assert(config_host_match("kms.example", "KMS.Example"));
-	ck_assert(!config_host_match("kms.example", "kms.example.org"));
-	ck_assert(!config_host_match("kms.example", "x.kms.example"));
-	ck_assert(config_host_match("*.example", "kms.example"));
-	ck_assert(config_host_match("*.example", "a.b.example"));
-	ck_assert(!config_host_match("*.example", "example"));
-	ck_assert(!config_host_match("*.example", ".example"));
-	ck_assert(!config_host_match("*.example", "badexample"));
-	ck_assert(!config_host_match("*.example", "kms.example.org"));
-	ck_assert(config_host_match("[::1]", "[::1]"));
-	ck_assert(config_host_match("192.0.2.1", "192.0.2.1"));
-	ck_assert(!config_host_match("192.0.2.1", "192.0.2.10"));
+	ck_assert(host_match("kms.example", "kms.example"));
+	ck_assert(host_match("kms.example", "KMS.Example"));
+	ck_assert(!host_match("kms.example", "kms.example.org"));
+	ck_assert(!host_match("kms.example", "x.kms.example"));
+	ck_assert(host_match("*.example", "kms.example"));
+	ck_assert(host_match("*.example", "a.b.example"));
+	ck_assert(!host_match("*.example", "example"));
+	ck_assert(!host_match("*.example", ".example"));
+	ck_assert(!host_match("*.example", "badexample"));
+	ck_assert(!host_match("*.example", "kms.example.org"));
+	ck_assert(host_match("[::1]", "[::1]"));
+	ck_assert(host_match("192.0.2.1", "192.0.2.1"));
+	ck_assert(!host_match("192.0.2.1", "192.0.2.10"));
 }
 END_TEST
 
