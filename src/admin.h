@@ -14,14 +14,14 @@
 struct addr;
 struct event_base;
 struct runtime;
-struct worker;
+struct stats;
 struct admin;
 
 /* Binds now (before privileges are dropped); NULL after logging why.
  * draining is read on each /healthz; *current (the generation serving,
  * replaced by reloads on this same thread) on each /metrics. */
 struct admin *admin_new(struct event_base *, const struct addr *,
-	    struct worker *const *workers, unsigned nworkers,
+	    const struct stats *const *stats, unsigned nworkers,
 	    const bool *draining, struct runtime *const *current);
 void	admin_free(struct admin *);
 

@@ -16,11 +16,11 @@
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
+#include "loop.h"
 #include "policy.h"
 #include "runtime.h"
 #include "session_priv.h"
 #include "upstream.h"
-#include "worker.h"
 
 /* Request-level settings (upstream timeouts, body limit) come from the
  * request's generation; connection-level ones from session_cfg(). */
@@ -66,7 +66,7 @@ finish_exchange(struct session *s)
 	session_log_exchange(s);
 	s->in_exchange = false;
 	conn_set_timeouts(s->conn, 0, 0);
-	if (x->close_after || x->req != RQ_DONE || s->w->draining) {
+	if (x->close_after || x->req != RQ_DONE || s->lp->draining) {
 		session_start_drain(s);
 		return;
 	}
@@ -171,10 +171,10 @@ route_request(struct session *s)
 	case COUNT_NONE:
 		break;
 	case COUNT_IDENTITY:
-		stats_add(&s->w->stats.identity_refusals, 1);
+		stats_add(&s->lp->stats.identity_refusals, 1);
 		break;
 	case COUNT_CSC1:
-		stats_add(&s->w->stats.csc1_refusals, 1);
+		stats_add(&s->lp->stats.csc1_refusals, 1);
 		break;
 	}
 	switch (v.kind) {
@@ -215,8 +215,8 @@ route_request(struct session *s)
 	x->head = s->uphead;
 	/* A copy kept for a retry may be left from the last request. */
 	evbuffer_drain(x->head, evbuffer_get_length(x->head));
-	headers_rewrite_request(&rw, &s->w->upfields);
-	h1_write_request(x->head, &x->rq, x->to_partner, &s->w->upfields);
+	headers_rewrite_request(&rw, &s->lp->upfields);
+	h1_write_request(x->head, &x->rq, x->to_partner, &s->lp->upfields);
 	connect_upstream(s, false);
 }
 
@@ -226,13 +226,13 @@ exchange_begin(struct session *s)
 	const struct h1_head *h = h1_head(s->req);
 	struct exchange *x = session_new_exchange(s);
 
-	x->g = worker_gen_get(s->w);
+	x->g = loop_gen_get(s->lp);
 	x->req = h->framing == H1_BODY_NONE ? RQ_DONE : RQ_BODY;
 	x->resp = RS_HEAD;
 	x->close_after = h->conn_close;
 	evtimer_del(s->timer);
 	if (s->resp == NULL)
-		s->resp = worker_take_parser(s->w, false);
+		s->resp = loop_take_parser(s->lp, false);
 	h1_parser_reset(s->resp, h->method_head);
 	route_request(s);
 }
@@ -317,7 +317,7 @@ start_response(struct session *s)
 	if ((rs->framing == H1_BODY_CHUNKED || rs->framing == H1_BODY_CLOSE) &&
 	    !x->client_chunked)
 		x->close_after = true;
-	if (x->req != RQ_DONE || s->w->draining)
+	if (x->req != RQ_DONE || s->lp->draining)
 		x->close_after = true;
 	h1_write_response(out, rs, c->headers.via, x->client_chunked,
 	    x->close_after);

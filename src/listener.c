@@ -15,15 +15,15 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "session.h"
 #include "srclimit.h"
 #include "stats.h"
-#include "worker.h"
 #include "xalloc.h"
 
 struct listener {
-	struct worker *w;
+	struct loop *lp;
 	size_t index;
 	const struct listener_conf *conf;
 	struct evconnlistener *evl;
@@ -41,13 +41,13 @@ static void
 refuse(struct listener *l, int fd, const struct sockaddr *sa,
     enum stats_refusal why)
 {
-	const struct config *cfg = l->w->cur->rt->cfg;
+	const struct config *cfg = l->lp->cur->rt->cfg;
 	char buf[ADDR_STRLEN], what[96];
 	struct timeval now;
 
 	close(fd);
-	stats_add(&l->w->stats.refused[why], 1);
-	event_base_gettimeofday_cached(l->w->base, &now);
+	stats_add(&l->lp->stats.refused[why], 1);
+	event_base_gettimeofday_cached(l->lp->base, &now);
 	if (now.tv_sec == l->refusal_logged) {
 		l->refusals_quiet++;
 		return;
@@ -73,7 +73,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct listener *l = arg;
-	const struct config *cfg = l->w->cur->rt->cfg;
+	const struct config *cfg = l->lp->cur->rt->cfg;
 	struct srclimit_ticket ticket;
 
 	if (l->conf->nallow > 0) {
@@ -86,16 +86,16 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 			return;
 		}
 	}
-	if (atomic_load(&l->w->shared->connections) >= cfg->limits.max_connections) {
+	if (atomic_load(&l->lp->shared->connections) >= cfg->limits.max_connections) {
 		refuse(l, fd, sa, REFUSED_MAX);
 		return;
 	}
-	if (!srclimit_take(l->w->shared->srclimit, sa,
+	if (!srclimit_take(l->lp->shared->srclimit, sa,
 	    cfg->limits.max_connections_per_source, &ticket)) {
 		refuse(l, fd, sa, REFUSED_PER_SOURCE);
 		return;
 	}
-	session_accept(l->w, l->index, fd, sa, (socklen_t)salen, &ticket);
+	session_accept(l->lp, l->index, fd, sa, (socklen_t)salen, &ticket);
 }
 
 static void
@@ -230,15 +230,15 @@ listener_sockets_close(const int *fds, size_t n)
 }
 
 struct listener *
-listener_new(struct worker *w, size_t index, const struct listener_conf *c,
+listener_new(struct loop *lp, size_t index, const struct listener_conf *c,
     int fd)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 
-	l->w = w;
+	l->lp = lp;
 	l->index = index;
 	l->conf = c;
-	l->evl = evconnlistener_new(w->base, accept_cb, l,
+	l->evl = evconnlistener_new(lp->base, accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (l->evl == NULL) {
 		log_warnx("listener %s: cannot watch the socket", c->address);
@@ -247,7 +247,7 @@ listener_new(struct worker *w, size_t index, const struct listener_conf *c,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(l->evl, error_cb);
-	l->backoff = evtimer_new(w->base, backoff_cb, l);
+	l->backoff = evtimer_new(lp->base, backoff_cb, l);
 	return l;
 }
 

@@ -13,7 +13,7 @@
 
 struct config;
 struct listener_conf;
-struct worker;
+struct loop;
 struct listener;
 
 /*
@@ -35,7 +35,7 @@ bool	listener_same_address(const struct listener_conf *,
 
 /* Starts accepting on fd (from listener_sockets_open) for listener index
  * of conf; returns NULL after logging (fd is closed). */
-struct listener *listener_new(struct worker *, size_t index,
+struct listener *listener_new(struct loop *, size_t index,
 	    const struct listener_conf *conf, int fd);
 /* A reload kept this listener's socket: its settings are now conf's. */
 void	listener_update(struct listener *, size_t index,

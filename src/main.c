@@ -59,9 +59,10 @@ struct main_state {
 	const char *path;		/* the configuration file */
 	struct runtime *rt;		/* the current generation */
 	struct worker **workers;
+	const struct stats **stats;	/* each worker's, for the admin */
 	unsigned nworkers;
 	unsigned started;
-	struct worker_shared *shared;
+	struct loop_shared *shared;
 	struct event *watch;		/* while stopping: have workers ended? */
 	struct event *reload_watch;	/* while reloading: have workers switched? */
 	bool reloading;
@@ -259,7 +260,7 @@ static int
 serve(struct runtime *rt, const char *path)
 {
 	const struct config *c = rt->cfg;
-	struct worker_shared shared;
+	struct loop_shared shared;
 	struct main_state m = { 0 };
 	struct admin *admin = NULL;
 	struct event *sigs[4];
@@ -281,6 +282,7 @@ serve(struct runtime *rt, const char *path)
 	m.reload_watch = evtimer_new(m.base, watch_reload, &m);
 	m.nworkers = c->workers;
 	m.workers = xcalloc(m.nworkers, sizeof(*m.workers));
+	m.stats = xcalloc(m.nworkers, sizeof(*m.stats));
 	if ((fds = listener_sockets_open(c, NULL, m.nworkers)) == NULL) {
 		rc = 1;
 		goto out;
@@ -290,6 +292,8 @@ serve(struct runtime *rt, const char *path)
 
 		if ((m.workers[k] = worker_new(k, rt, row, &shared)) == NULL)
 			rc = 1;
+		else
+			m.stats[k] = &m.workers[k]->loop.stats;
 		/* The worker's now, or closed by worker_new when it failed. */
 		for (size_t i = 0; i < c->nlisteners; i++)
 			row[i] = -1;
@@ -299,7 +303,7 @@ serve(struct runtime *rt, const char *path)
 	if (rc != 0)
 		goto out;
 	if (c->has_admin && (admin = admin_new(m.base, &c->admin,
-	    (struct worker *const *)m.workers, m.nworkers, &m.stopping,
+	    m.stats, m.nworkers, &m.stopping,
 	    &m.rt)) == NULL) {
 		rc = 1;
 		goto out;
@@ -343,6 +347,7 @@ out:
 	for (unsigned i = 0; i < m.nworkers; i++)
 		worker_free(m.workers[i]);
 	free(m.workers);
+	free(m.stats);
 	event_free(m.watch);
 	event_free(m.reload_watch);
 	event_base_free(m.base);

@@ -30,12 +30,12 @@
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
+#include "loop.h"
 #include "runtime.h"
 #include "session.h"
 #include "session_priv.h"
 #include "tls.h"
 #include "upstream.h"
-#include "worker.h"
 #include "xalloc.h"
 
 
@@ -51,9 +51,9 @@ static void
 set_state(struct session *s, enum session_state st)
 {
 	if (s->state == S_IDLE && st != S_IDLE)
-		stats_sub(&s->w->stats.idle_connections, 1);
+		stats_sub(&s->lp->stats.idle_connections, 1);
 	else if (s->state != S_IDLE && st == S_IDLE)
-		stats_add(&s->w->stats.idle_connections, 1);
+		stats_add(&s->lp->stats.idle_connections, 1);
 	s->state = st;
 }
 
@@ -108,7 +108,7 @@ session_new_exchange(struct session *s)
 	s->in_exchange = true;
 	clock_gettime(CLOCK_MONOTONIC, &x->t_start);
 	x->upstream_ms = -1;
-	x->seq = ++s->w->seq;
+	x->seq = ++s->lp->seq;
 	return x;
 }
 
@@ -123,7 +123,7 @@ exchange_free(struct session *s)
 		return;
 	if (x->uc != NULL)
 		upstream_release(x->uc, false);
-	worker_gen_put(s->w, x->g);
+	loop_gen_put(s->lp, x->g);
 	free(x);
 	s->x = NULL;
 }
@@ -136,8 +136,8 @@ request_id(struct session *s)
 	struct exchange *x = s->x;
 
 	if (x->id[0] == '\0')
-		snprintf(x->id, sizeof(x->id), "%08x%02x%08llx", s->w->id_prefix,
-		    s->w->index & 0xff, (unsigned long long)x->seq);
+		snprintf(x->id, sizeof(x->id), "%08x%02x%08llx", s->lp->id_prefix,
+		    s->lp->index & 0xff, (unsigned long long)x->seq);
 	return x->id;
 }
 
@@ -153,7 +153,7 @@ session_log_exchange(struct session *s)
 		return;
 	x->logged = true;
 	ms = session_ms_since(&x->t_start);
-	stats_request(&s->w->stats, (int)s->lc->role, x->route_slot, x->status,
+	stats_request(&s->lp->stats, (int)s->lc->role, x->route_slot, x->status,
 	    x->req_bytes, x->resp_bytes, ms / 1000);
 	if (!log_access_enabled())
 		return;
@@ -186,7 +186,7 @@ session_log_exchange(struct session *s)
 void
 session_close(struct session *s, const char *reason)
 {
-	struct worker *w = s->w;
+	struct loop *lp = s->lp;
 
 	if (s->in_exchange) {
 		if (s->x->status == 0)
@@ -211,22 +211,22 @@ session_close(struct session *s, const char *reason)
 	if (s->uphead != NULL)
 		evbuffer_free(s->uphead);
 	conn_free(s->conn);	/* closes the fd, frees the SSL */
-	worker_gen_put(w, s->g);
-	worker_give_parser(w, s->req, true);
-	worker_give_parser(w, s->resp, false);
+	loop_gen_put(lp, s->g);
+	loop_give_parser(lp, s->req, true);
+	loop_give_parser(lp, s->resp, false);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		w->sessions = s->next;
+		lp->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	w->nsessions--;
-	atomic_fetch_sub(&w->shared->connections, 1);
-	srclimit_release(w->shared->srclimit, &s->src);
-	atomic_fetch_sub_explicit(&w->stats.connections, 1, memory_order_relaxed);
+	lp->nsessions--;
+	atomic_fetch_sub(&lp->shared->connections, 1);
+	srclimit_release(lp->shared->srclimit, &s->src);
+	atomic_fetch_sub_explicit(&lp->stats.connections, 1, memory_order_relaxed);
 	s->magic = 0;
 	free(s);
-	worker_session_gone(w);
+	loop_session_gone(lp);
 }
 
 void
@@ -329,7 +329,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	}
 	x->status = status;
 	x->note = detail;
-	keep = !x->close_after && x->req == RQ_DONE && !s->w->draining &&
+	keep = !x->close_after && x->req == RQ_DONE && !s->lp->draining &&
 	    (status == 403 || status == 421 || status == 502 || status == 503 ||
 	    status == 504);
 	n = snprintf(body, sizeof(body), "%u %s\n%s\nrequest-id: %s\n", status,
@@ -380,9 +380,9 @@ void
 session_keep_alive(struct session *s)
 {
 	set_state(s, S_IDLE);
-	/* An idle connection holds no parser (see worker_take_parser). */
-	worker_give_parser(s->w, s->req, true);
-	worker_give_parser(s->w, s->resp, false);
+	/* An idle connection holds no parser (see loop_take_parser). */
+	loop_give_parser(s->lp, s->req, true);
+	loop_give_parser(s->lp, s->resp, false);
 	s->req = NULL;
 	s->resp = NULL;
 	/* Nor an exchange, nor a copy of the last head kept for a retry. */
@@ -425,7 +425,7 @@ session_process_head(struct session *s)
 	struct evbuffer *in = conn_input(s->conn);
 
 	if (s->req == NULL)
-		s->req = worker_take_parser(s->w, true);
+		s->req = loop_take_parser(s->lp, true);
 
 	switch (h1_parse_head(s->req, in)) {
 	case H1_AGAIN:
@@ -507,7 +507,7 @@ handshake_done(struct session *s)
 	 * the log; on a partner listener, the partner whose domain it names. */
 	tls_peer_name(ssl, s->peer_id, sizeof(s->peer_id));
 	if (ssl != NULL)
-		stats_add(&s->w->stats.tls_handshakes[
+		stats_add(&s->lp->stats.tls_handshakes[
 		    SSL_version(ssl) == TLS1_3_VERSION ? 1 : 0], 1);
 	if (s->lc->role == ROLE_PARTNER)
 		for (size_t i = 0; i < c->npartners && s->partner == NULL; i++)
@@ -535,7 +535,7 @@ client_event(void *arg, unsigned what)
 
 		if (e != 0)
 			ERR_error_string_n(e, err, sizeof(err));
-		stats_add(&s->w->stats.tls_failures[tls_failure_reason(e)], 1);
+		stats_add(&s->lp->stats.tls_failures[tls_failure_reason(e)], 1);
 		log_info("session %s: TLS handshake failed: %s", s->peer,
 		    err[0] ? err : "connection closed");
 		session_close(s, "TLS handshake failed");
@@ -563,7 +563,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	switch (s->state) {
 	case S_HANDSHAKE:
-		stats_add(&s->w->stats.tls_failures[TLSF_TIMEOUT], 1);
+		stats_add(&s->lp->stats.tls_failures[TLSF_TIMEOUT], 1);
 		session_close(s, "TLS handshake timed out");
 		return;
 	case S_HEAD:
@@ -599,10 +599,10 @@ static const struct conn_ops client_ops = {
 };
 
 void
-session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
+session_accept(struct loop *lp, size_t li, int fd, const struct sockaddr *sa,
     socklen_t salen, struct srclimit_ticket *src)
 {
-	const struct runtime *rt = w->cur->rt;
+	const struct runtime *rt = lp->cur->rt;
 	const struct listener_conf *lc = &rt->cfg->listeners[li];
 	const struct config *c = rt->cfg;
 	struct session *s;
@@ -615,34 +615,34 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 	if (rt->listener_ctx[li] != NULL &&
 	    (ssl = SSL_new(rt->listener_ctx[li])) == NULL) {
 		log_warnx("listener %s: cannot create a TLS session", lc->address);
-		srclimit_release(w->shared->srclimit, src);
+		srclimit_release(lp->shared->srclimit, src);
 		close(fd);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
 	/* On failure this frees ssl and closes fd itself. */
-	s->conn = conn_accepted(w->base, fd, ssl, &client_ops, s);
+	s->conn = conn_accepted(lp->base, fd, ssl, &client_ops, s);
 	if (s->conn == NULL) {
 		log_warnx("listener %s: cannot set up a connection", lc->address);
-		srclimit_release(w->shared->srclimit, src);
+		srclimit_release(lp->shared->srclimit, src);
 		free(s);
 		return;
 	}
 	s->magic = SESSION_MAGIC;
-	s->w = w;
+	s->lp = lp;
 	s->src = *src;
-	s->g = worker_gen_get(w);
+	s->g = loop_gen_get(lp);
 	s->lc = lc;
 	addr_format(sa, s->peer, sizeof(s->peer));
 	addr_format_host(sa, s->peer_host, sizeof(s->peer_host));
-	s->timer = evtimer_new(w->base, timer_cb, s);
-	s->next = w->sessions;
-	if (w->sessions)
-		w->sessions->prev = s;
-	w->sessions = s;
-	w->nsessions++;
-	atomic_fetch_add(&w->shared->connections, 1);
-	stats_add(&w->stats.connections, 1);
+	s->timer = evtimer_new(lp->base, timer_cb, s);
+	s->next = lp->sessions;
+	if (lp->sessions)
+		lp->sessions->prev = s;
+	lp->sessions = s;
+	lp->nsessions++;
+	atomic_fetch_add(&lp->shared->connections, 1);
+	stats_add(&lp->stats.connections, 1);
 	conn_set_read_high(s->conn, IN_HIGH);
 	conn_set_write_low(s->conn, OUT_HIGH / 2);
 	if (ssl != NULL) {
@@ -655,11 +655,11 @@ session_accept(struct worker *w, size_t li, int fd, const struct sockaddr *sa,
 }
 
 void
-session_drain_all(struct worker *w)
+session_drain_all(struct loop *lp)
 {
 	struct session *s, *next;
 
-	for (s = w->sessions; s != NULL; s = next) {
+	for (s = lp->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->state == S_HANDSHAKE || s->state == S_IDLE ||
 		    (s->state == S_HEAD && !head_started(s)))
@@ -668,8 +668,8 @@ session_drain_all(struct worker *w)
 }
 
 void
-session_close_all(struct worker *w)
+session_close_all(struct loop *lp)
 {
-	while (w->sessions != NULL)
-		session_close(w->sessions, "shutdown deadline passed");
+	while (lp->sessions != NULL)
+		session_close(lp->sessions, "shutdown deadline passed");
 }

@@ -14,15 +14,15 @@
 #include <stddef.h>
 
 struct srclimit_ticket;
-struct worker;
+struct loop;
 
 /* Takes ownership of fd, and of the connection's per-source count. */
-void	session_accept(struct worker *, size_t listener, int fd,
+void	session_accept(struct loop *, size_t listener, int fd,
 	    const struct sockaddr *, socklen_t, struct srclimit_ticket *);
 /* Closes every session that is not in the middle of a request; the others
  * close once their current response is complete. */
-void	session_drain_all(struct worker *);
+void	session_drain_all(struct loop *);
 /* Closes every session now (the drain deadline passed). */
-void	session_close_all(struct worker *);
+void	session_close_all(struct loop *);
 
 #endif

@@ -22,8 +22,8 @@ struct h1_parser;
 struct upstream_conn;
 struct upstream_pool;
 struct upstream_spec;
-struct worker;
-struct worker_gen;
+struct loop;
+struct loop_gen;
 
 #define SESSION_MAGIC	0x73657331u	/* "ses1" */
 #define IN_HIGH		(64 * 1024)	/* read watermark of each input */
@@ -55,7 +55,7 @@ struct exchange {
 	/* The generation current when the head arrived: its routes and
 	 * pools serve this request, whatever a reload does meanwhile.  Kept
 	 * (and so the strings below) as long as the exchange. */
-	struct worker_gen *g;
+	struct loop_gen *g;
 	uint64_t seq;			/* request number in this worker */
 	char id[24];			/* seq formatted, when first needed */
 	struct timespec t_start;	/* CLOCK_MONOTONIC */
@@ -88,11 +88,11 @@ struct exchange {
 struct session {
 	unsigned magic;
 	enum session_state state;
-	struct worker *w;
+	struct loop *lp;
 	/* The generation the connection was accepted in: its listener
 	 * settings (TLS, role, timeouts, limits) last as long as the
 	 * connection. */
-	struct worker_gen *g;
+	struct loop_gen *g;
 	const struct listener_conf *lc;
 	struct conn *conn;		/* the client connection */
 	struct event *timer;

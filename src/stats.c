@@ -6,9 +6,7 @@
 
 #include <event2/buffer.h>
 
-#include "runtime.h"
 #include "stats.h"
-#include "worker.h"
 #include "xalloc.h"
 
 static const char *const role_label[STATS_NROLE] = { "ue", "trusted", "partner" };
@@ -79,13 +77,13 @@ stats_request(struct stats *st, int role, unsigned route, unsigned status,
 }
 
 static uint64_t
-sum(struct worker *const *w, unsigned n, size_t off)
+sum(const struct stats *const *w, unsigned n, size_t off)
 {
 	uint64_t total = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		total += atomic_load_explicit((atomic_uint_fast64_t *)
-		    (void *)((char *)&w[i]->stats + off), memory_order_relaxed);
+		total += atomic_load_explicit((const atomic_uint_fast64_t *)
+		    (const void *)((const char *)w[i] + off), memory_order_relaxed);
 	return total;
 }
 
@@ -115,25 +113,9 @@ route_label(unsigned slot)
 	return slot <= nroute_names ? route_name[slot] : "other";
 }
 
-/* Health of each target of one server or partner: 0 while some worker
- * has it ejected after failures. */
-static void
-render_health(struct evbuffer *out, const char *route, const struct target *t,
-    size_t n, const atomic_int_fast64_t *until, time_t now)
-{
-	for (size_t i = 0; i < n; i++)
-		evbuffer_add_printf(out, "mcxproxy_upstream_target_healthy"
-		    "{route=\"%s\",target=\"%s\"} %d\n", route, t[i].spec,
-		    atomic_load_explicit(&until[i], memory_order_relaxed) > now ?
-		    0 : 1);
-}
-
 void
-stats_render(struct evbuffer *out, struct worker *const *w, unsigned n,
-    const struct runtime *rt)
+stats_render(struct evbuffer *out, const struct stats *const *w, unsigned n)
 {
-	const struct config *c = rt->cfg;
-	time_t now = time(NULL);
 	uint64_t cum = 0;
 
 	family(out, "mcxproxy_requests_total", "Requests answered, by listener "
@@ -216,13 +198,4 @@ stats_render(struct evbuffer *out, struct worker *const *w, unsigned n,
 	    "mcxproxy_upstream_connections{state=\"idle\"} %llu\n",
 	    (unsigned long long)SUM(upstream_busy),
 	    (unsigned long long)SUM(upstream_idle));
-	family(out, "mcxproxy_upstream_target_healthy", "1 when the target "
-	    "takes requests, 0 while ejected after health.fails failures.",
-	    "gauge");
-	for (size_t i = 0; i < c->nservers; i++)
-		render_health(out, c->servers[i].name, c->servers[i].targets,
-		    c->servers[i].ntargets, rt->server_ejected[i], now);
-	for (size_t i = 0; i < c->npartners; i++)
-		render_health(out, c->partners[i].domain, c->partners[i].proxies,
-		    c->partners[i].nproxies, rt->partner_ejected[i], now);
 }

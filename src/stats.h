@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 struct evbuffer;
-struct worker;
 
 enum stats_class {		/* status classes, as in HAProxy's hrsp_Nxx */
 	STATS_1XX, STATS_2XX, STATS_3XX, STATS_4XX, STATS_5XX, STATS_OTHER,
@@ -96,10 +95,7 @@ unsigned stats_route_slot(const char *name);
 /* Frees the route names (at exit). */
 void	stats_routes_free(void);
 
-struct runtime;
-/* Appends the Prometheus text exposition: the sum of n workers' stats,
- * and the target health of rt (the current generation). */
-void	stats_render(struct evbuffer *, struct worker *const *, unsigned n,
-	    const struct runtime *rt);
+/* Appends the Prometheus text exposition of the sum of n workers' stats. */
+void	stats_render(struct evbuffer *, const struct stats *const *, unsigned n);
 
 #endif

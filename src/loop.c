@@ -1,0 +1,216 @@
+/* loop: what one worker's connections share (see loop.h). */
+#include <sys/random.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "h1.h"
+#include "log.h"
+#include "loop.h"
+#include "runtime.h"
+#include "upstream.h"
+#include "xalloc.h"
+
+static void
+spec_for_server(const struct config *c, const struct server_conf *sv,
+    struct ssl_ctx_st *ctx, struct upstream_spec *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->name = sv->name;
+	sp->targets = sv->targets;
+	sp->ntargets = sv->ntargets;
+	sp->tls = &sv->tls;
+	sp->ssl_ctx = ctx;
+	sp->pool = sv->pool;
+	sp->health = sv->health;
+	sp->connect_timeout = c->timeouts.upstream_connect;
+	sp->idle_timeout = c->timeouts.client_idle;
+}
+
+static void
+spec_for_partner(const struct config *c, const struct partner_conf *pt,
+    struct ssl_ctx_st *ctx, struct upstream_spec *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->name = pt->domain;
+	sp->targets = pt->proxies;
+	sp->ntargets = pt->nproxies;
+	sp->tls = &pt->tls;
+	sp->ssl_ctx = ctx;
+	sp->pool = pt->pool;
+	sp->health.interval = 5.0;
+	sp->health.fails = 3;
+	sp->connect_timeout = c->timeouts.upstream_connect;
+	sp->idle_timeout = c->timeouts.client_idle;
+}
+
+static struct loop_gen *
+gen_new(struct loop *w, struct runtime *rt)
+{
+	const struct config *c = rt->cfg;
+	struct loop_gen *g = xcalloc(1, sizeof(*g));
+	struct upstream_spec sp;
+
+	g->rt = runtime_ref(rt);
+	g->refs = 1;
+	g->server_pools = xcalloc(c->nservers, sizeof(*g->server_pools));
+	g->partner_pools = xcalloc(c->npartners, sizeof(*g->partner_pools));
+	for (size_t i = 0; i < c->nservers; i++) {
+		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
+		sp.stats = &w->stats;
+		sp.ejected = rt->server_ejected[i];
+		g->server_pools[i] = upstream_pool_new(w->base, &sp);
+	}
+	for (size_t i = 0; i < c->npartners; i++) {
+		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
+		sp.stats = &w->stats;
+		sp.ejected = rt->partner_ejected[i];
+		g->partner_pools[i] = upstream_pool_new(w->base, &sp);
+	}
+	return g;
+}
+
+/* A newer generation took over: idle connections of this one close now,
+ * busy ones when their request ends. */
+static void
+gen_retire(struct loop_gen *g)
+{
+	const struct config *c = g->rt->cfg;
+
+	for (size_t i = 0; i < c->nservers; i++)
+		upstream_pool_retire(g->server_pools[i]);
+	for (size_t i = 0; i < c->npartners; i++)
+		upstream_pool_retire(g->partner_pools[i]);
+}
+
+struct loop_gen *
+loop_gen_get(struct loop *w)
+{
+	w->cur->refs++;
+	return w->cur;
+}
+
+void
+loop_gen_put(struct loop *w, struct loop_gen *g)
+{
+	const struct config *c;
+
+	if (g == NULL || --g->refs > 0)
+		return;
+	c = g->rt->cfg;
+	for (size_t i = 0; i < c->nservers; i++)
+		upstream_pool_free(g->server_pools[i]);
+	for (size_t i = 0; i < c->npartners; i++)
+		upstream_pool_free(g->partner_pools[i]);
+	free(g->server_pools);
+	free(g->partner_pools);
+	if (g->rt->generation != w->cur->rt->generation)
+		log_debug("worker %u: generation %u released", w->index,
+		    g->rt->generation);
+	runtime_unref(g->rt);
+	free(g);
+}
+
+const struct config *
+loop_config(const struct loop *w)
+{
+	return w->cur->rt->cfg;
+}
+
+static void
+free_stack(struct parser_stack *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		h1_parser_free(st->v[i]);
+	free(st->v);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Most spare parsers kept per kind: enough for the requests in flight of
+ * a busy worker; more would only hold memory after a burst. */
+#define SPARE_MAX 1024
+/* Response heads may be larger than what clients are allowed. */
+#define RESP_HEAD_MAX (64 * 1024)
+
+struct h1_parser *
+loop_take_parser(struct loop *w, bool is_request)
+{
+	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
+	const struct config *c = loop_config(w);
+
+	if (st->n > 0)
+		return st->v[--st->n];
+	if (is_request)
+		return h1_parser_new(H1_REQUEST, c->limits.max_header_bytes,
+		    c->limits.max_header_fields);
+	return h1_parser_new(H1_RESPONSE, RESP_HEAD_MAX, 1000);
+}
+
+void
+loop_give_parser(struct loop *w, struct h1_parser *p, bool is_request)
+{
+	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
+
+	if (p == NULL)
+		return;
+	if (st->n == SPARE_MAX) {
+		h1_parser_free(p);
+		return;
+	}
+	if (st->n == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 16;
+		st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
+	}
+	h1_parser_reset(p, false);
+	st->v[st->n++] = p;
+}
+
+void
+loop_session_gone(struct loop *w)
+{
+	if (w->draining && w->nsessions == 0)
+		event_base_loopbreak(w->base);
+}
+
+
+void
+loop_init(struct loop *w, unsigned index, struct event_base *base,
+    struct runtime *rt, struct loop_shared *sh)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	w->base = base;
+	w->shared = sh;
+	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) !=
+	    (ssize_t)sizeof(w->id_prefix))
+		w->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	w->cur = gen_new(w, rt);
+}
+
+void
+loop_set_runtime(struct loop *w, struct runtime *rt)
+{
+	struct loop_gen *old = w->cur;
+
+	w->cur = gen_new(w, rt);
+	gen_retire(old);
+	/* Spare parsers carry the old header limits. */
+	free_stack(&w->spare_req);
+	free_stack(&w->spare_resp);
+	loop_gen_put(w, old);
+}
+
+void
+loop_fini(struct loop *w)
+{
+	loop_gen_put(w, w->cur);
+	w->cur = NULL;
+	free_stack(&w->spare_req);
+	free_stack(&w->spare_resp);
+	field_list_free(&w->upfields);
+}
