@@ -1,7 +1,9 @@
 /*
- * session: the client connection (see session.h and session_priv.h).  Every callback is a thin adapter: it checks the
- * magic, does the work of the current state and, when the session must
- * end, calls session_close() as its last statement.
+ * session: the HTTP/1.1 client connection (see session.h).  Every
+ * callback is a thin adapter: it checks the magic, does the work of the
+ * current state and, when the session must end, calls session_close() as
+ * its last statement.  The request in hand is an exchange (exchange.h),
+ * to which the session is the client side (client_xops below).
  *
  * Back-pressure: each input has a read mark (IN_HIGH), and the connection
  * stops reading while its input is full (conn.h); bytes move from one
@@ -24,22 +26,68 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "addr.h"
 #include "config.h"
 #include "conn.h"
 #include "duration.h"
+#include "exchange.h"
 #include "h1.h"
 #include "headers.h"
 #include "log.h"
 #include "loop.h"
 #include "runtime.h"
 #include "session.h"
-#include "session_priv.h"
+#include "srclimit.h"
 #include "tls.h"
-#include "upstream.h"
 #include "xalloc.h"
 
+#define SESSION_MAGIC	0x73657331u	/* "ses1" */
 
-const struct config *
+enum session_state {
+	S_HANDSHAKE,	/* TLS accept running; tls_handshake deadline */
+	S_HEAD,		/* reading a request head; request_header deadline */
+	S_EXCHANGE,	/* an exchange runs the request (exchange.h); the
+			   timer is the send deadline (client_stalled) */
+	S_IDLE,		/* keep-alive: waiting for the next request; client_idle */
+	S_DRAIN,	/* flushing the last response, then close */
+	S_LINGER,	/* response sent and closed for writing; discarding
+			   what the client still sends, for LINGER_SECONDS */
+};
+
+struct session {
+	unsigned magic;
+	enum session_state state;
+	struct loop *lp;
+	/* The generation the connection was accepted in: its listener
+	 * settings (TLS, role, timeouts, limits) last as long as the
+	 * connection. */
+	struct loop_gen *g;
+	const struct listener_conf *lc;
+	struct conn *conn;		/* the client connection */
+	struct event *timer;
+	struct srclimit_ticket src;	/* limits.max_connections_per_source */
+	char peer[ADDR_STRLEN];
+	char peer_host[ADDR_STRLEN];
+	char peer_id[128];		/* authenticated identity, "" if none */
+	const struct partner_conf *partner;	/* partner listener: who it is */
+	struct h1_parser *req;
+	struct evbuffer *uphead;	/* lent to every request's exchange */
+	bool in_exchange;
+	bool truncated;		/* a response was cut: close without close_notify */
+	size_t lingered;	/* bytes discarded in S_LINGER */
+	struct exchange *x;		/* the request in hand, or NULL */
+	struct session *next, *prev;	/* the loop's list */
+};
+
+static void	session_respond_error(struct session *, unsigned status,
+		    const char *detail, unsigned retry_after);
+static void	session_keep_alive(struct session *);
+static void	session_start_drain(struct session *);
+static void	session_input_consumed(struct session *);
+static void	session_abort(struct session *, const char *detail);
+static void	session_close(struct session *, const char *reason);
+
+static const struct config *
 session_cfg(const struct session *s)
 {
 	return s->g->rt->cfg;
@@ -68,17 +116,7 @@ role_name(enum listener_role r)
 	return "?";
 }
 
-double
-session_ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) * 1e3 +
-	    (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-void
+static void
 session_arm_timer(struct session *s, double seconds)
 {
 	struct timeval tv = duration_tv(seconds);
@@ -99,49 +137,39 @@ client_ssl(const struct session *s)
 	return conn_ssl(s->conn);
 }
 
-struct exchange *
-session_new_exchange(struct session *s)
-{
-	struct exchange *x = xcalloc(1, sizeof(*x));
+static const struct exchange_client_ops client_xops;
 
-	s->x = x;
+/* A request begins (in_exchange): its exchange, with a request id and
+ * its start time.  It lives until keep-alive or the close. */
+static struct exchange *
+new_exchange(struct session *s)
+{
+	struct exchange_client cl = {
+		.ops = &client_xops,
+		.arg = s,
+		.role = s->lc->role,
+		.partner = s->partner,
+		.tls = s->lc->tls.enabled,
+		.peer = s->peer,
+		.peer_host = s->peer_host,
+		.peer_id = s->peer_id,
+	};
+
+	s->x = exchange_new(s->lp, &cl);
 	s->in_exchange = true;
-	clock_gettime(CLOCK_MONOTONIC, &x->t_start);
-	x->upstream_ms = -1;
-	x->seq = ++s->lp->seq;
-	return x;
+	return s->x;
 }
 
-/* The exchange is over: its upstream connection (if still held) closes,
- * its generation (route, pool) is let go. */
+/* The exchange is over: its upstream stream (if still held) closes, its
+ * generation (route, pool) is let go. */
 static void
-exchange_free(struct session *s)
+free_exchange(struct session *s)
 {
-	struct exchange *x = s->x;
-
-	if (x == NULL)
-		return;
-	if (x->uc != NULL)
-		upstream_release(x->uc, false);
-	loop_gen_put(s->lp, x->g);
-	free(x);
+	exchange_free(s->x);
 	s->x = NULL;
 }
 
-/* The request id, formatted on first use: most requests are never logged
- * nor answered by the proxy itself. */
-static const char *
-request_id(struct session *s)
-{
-	struct exchange *x = s->x;
-
-	if (x->id[0] == '\0')
-		snprintf(x->id, sizeof(x->id), "%08x%02x%08llx", s->lp->id_prefix,
-		    s->lp->index & 0xff, (unsigned long long)x->seq);
-	return x->id;
-}
-
-void
+static void
 session_log_exchange(struct session *s)
 {
 	struct exchange *x = s->x;
@@ -152,14 +180,14 @@ session_log_exchange(struct session *s)
 	if (x->logged)
 		return;
 	x->logged = true;
-	ms = session_ms_since(&x->t_start);
+	ms = exchange_ms_since(&x->t_start);
 	stats_request(&s->lp->stats, (int)s->lc->role, x->route_slot, x->status,
 	    x->req_bytes, x->resp_bytes, ms / 1000);
 	if (!log_access_enabled())
 		return;
 	ssl = client_ssl(s);
 	log_access(&(struct log_exchange){
-		.id = request_id(s),
+		.id = exchange_id(x),
 		.client = s->peer,
 		.listener = role_name(s->lc->role),
 		.route = x->route_name,
@@ -195,7 +223,7 @@ session_close(struct session *s, const char *reason)
 			s->x->note = reason;
 		session_log_exchange(s);
 	}
-	exchange_free(s);
+	free_exchange(s);
 	log_debug("session %s: closed: %s", s->peer, reason);
 	event_free(s->timer);
 	/* Tell the client we are done (close_notify) unless it never got
@@ -213,7 +241,6 @@ session_close(struct session *s, const char *reason)
 	conn_free(s->conn);	/* closes the fd, frees the SSL */
 	loop_gen_put(lp, s->g);
 	loop_give_parser(lp, s->req, true);
-	loop_give_parser(lp, s->resp, false);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -229,16 +256,13 @@ session_close(struct session *s, const char *reason)
 	loop_session_gone(lp);
 }
 
-void
+static void
 session_abort(struct session *s, const char *detail)
 {
 	struct exchange *x = s->x;
 
 	x->note = detail;
-	if (x->uc != NULL) {
-		upstream_release(x->uc, false);
-		x->uc = NULL;
-	}
+	exchange_drop_upstream(x);
 	s->truncated = true;
 	session_log_exchange(s);
 	s->in_exchange = false;
@@ -281,7 +305,7 @@ drained(struct session *s)
 		session_close(s, "done");
 }
 
-void
+static void
 session_start_drain(struct session *s)
 {
 	set_state(s, S_DRAIN);
@@ -296,13 +320,11 @@ session_start_drain(struct session *s)
 	conn_flush(s->conn);
 }
 
-
-
 /*
  * Answers with the proxy's own response.  Keeps the connection only when
  * no request body remains unread; else closes after flushing.
  */
-void
+static void
 session_respond_error(struct session *s, unsigned status, const char *detail,
     unsigned retry_after)
 {
@@ -315,8 +337,8 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	if (!s->in_exchange) {
 		/* No request head was understood (parse error, timeout): the
 		 * framing of what follows is unknown, so the connection ends. */
-		exchange_free(s);
-		x = session_new_exchange(s);
+		free_exchange(s);
+		x = new_exchange(s);
 		/* Where the request ends is unknown: more of it may come, so
 		 * the close lingers (see linger()). */
 		x->req = RQ_BODY;
@@ -333,7 +355,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	    (status == 403 || status == 421 || status == 502 || status == 503 ||
 	    status == 504);
 	n = snprintf(body, sizeof(body), "%u %s\n%s\nrequest-id: %s\n", status,
-	    h1_reason_phrase(status), detail, request_id(s));
+	    h1_reason_phrase(status), detail, exchange_id(x));
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)strlen(body);
 	evbuffer_add_printf(out, "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\n"
@@ -346,10 +368,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	evbuffer_add_printf(out, "\r\n%.*s", n, body);
 	x->sent_to_client = true;
 	x->resp = RS_DONE;
-	if (x->uc != NULL) {
-		upstream_release(x->uc, false);
-		x->uc = NULL;
-	}
+	exchange_drop_upstream(x);
 	session_log_exchange(s);
 	s->in_exchange = false;
 	if (!keep) {
@@ -360,7 +379,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	session_keep_alive(s);
 }
 
-struct session *
+static struct session *
 session_checked(void *arg)
 {
 	struct session *s = arg;
@@ -376,17 +395,15 @@ session_checked(void *arg)
  * them: the read callback is run again from the loop (not from here, so a
  * long pipeline cannot grow the stack).
  */
-void
+static void
 session_keep_alive(struct session *s)
 {
 	set_state(s, S_IDLE);
 	/* An idle connection holds no parser (see loop_take_parser). */
 	loop_give_parser(s->lp, s->req, true);
-	loop_give_parser(s->lp, s->resp, false);
 	s->req = NULL;
-	s->resp = NULL;
 	/* Nor an exchange, nor a copy of the last head kept for a retry. */
-	exchange_free(s);
+	free_exchange(s);
 	if (s->uphead != NULL)
 		evbuffer_drain(s->uphead, evbuffer_get_length(s->uphead));
 	evtimer_del(s->timer);
@@ -402,14 +419,13 @@ session_keep_alive(struct session *s)
  * plaintext left stuck in OpenSSL (conn.h), in the states that read
  * requests; draining and lingering states discard what comes.
  */
-void
+static void
 session_input_consumed(struct session *s)
 {
 	switch (s->state) {
 	case S_IDLE:
 	case S_HEAD:
-	case S_CONNECT:
-	case S_FORWARD:
+	case S_EXCHANGE:
 		conn_input_consumed(s->conn);
 		break;
 	case S_HANDSHAKE:
@@ -419,7 +435,7 @@ session_input_consumed(struct session *s)
 	}
 }
 
-void
+static void
 session_process_head(struct session *s)
 {
 	struct evbuffer *in = conn_input(s->conn);
@@ -436,10 +452,116 @@ session_process_head(struct session *s)
 		session_respond_error(s, h1_error_status(s->req), h1_error_reason(s->req), 0);
 		return;
 	case H1_DONE:
-		exchange_begin(s);
+		set_state(s, S_EXCHANGE);
+		evtimer_del(s->timer);
+		if (s->uphead == NULL)
+			s->uphead = evbuffer_new();
+		exchange_begin(new_exchange(s), s->req, s->uphead);
 		return;
 	}
 }
+
+/* --- the exchange's client side (exchange.h) --- */
+
+static struct evbuffer *
+x_input(void *arg)
+{
+	return conn_input(session_checked(arg)->conn);
+}
+
+static void
+x_consumed(void *arg)
+{
+	session_input_consumed(session_checked(arg));
+}
+
+static void
+x_send_head(void *arg, const struct h1_head *rs, const char *via,
+    bool chunked, bool close)
+{
+	struct session *s = session_checked(arg);
+
+	h1_write_response(conn_output(s->conn), rs, via, chunked, close);
+}
+
+static struct evbuffer *
+x_body_out(void *arg)
+{
+	return conn_output(session_checked(arg)->conn);
+}
+
+static void
+x_flush(void *arg)
+{
+	conn_flush(session_checked(arg)->conn);
+}
+
+/* A client that stops sending its body, or stops reading the response,
+ * is dropped after client_idle. */
+static void
+x_timeouts(void *arg, bool body_in, bool body_out)
+{
+	struct session *s = session_checked(arg);
+	double idle = session_cfg(s)->timeouts.client_idle;
+
+	conn_set_timeouts(s->conn, body_in ? idle : 0, body_out ? idle : 0);
+}
+
+/*
+ * The client is the bottleneck: it must take half of what is queued
+ * (client_write) within client_idle.  A write deadline alone would be
+ * pushed back for ever by a reader taking a few bytes now and then
+ * (slowhttptest -X).
+ */
+static void
+x_stalled(void *arg)
+{
+	struct session *s = session_checked(arg);
+
+	if (!evtimer_pending(s->timer, NULL))
+		session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
+}
+
+/* The response is complete: keep-alive or close. */
+static void
+x_end(void *arg)
+{
+	struct session *s = session_checked(arg);
+
+	session_log_exchange(s);
+	s->in_exchange = false;
+	conn_set_timeouts(s->conn, 0, 0);
+	if (s->x->close_after || s->lp->draining) {
+		session_start_drain(s);
+		return;
+	}
+	session_keep_alive(s);
+}
+
+static void
+x_fail(void *arg, unsigned status, const char *detail, unsigned retry_after)
+{
+	session_respond_error(session_checked(arg), status, detail, retry_after);
+}
+
+static void
+x_abort(void *arg, const char *detail)
+{
+	session_abort(session_checked(arg), detail);
+}
+
+static const struct exchange_client_ops client_xops = {
+	.input = x_input,
+	.consumed = x_consumed,
+	.send_head = x_send_head,
+	.body_out = x_body_out,
+	.flush = x_flush,
+	.timeouts = x_timeouts,
+	.stalled = x_stalled,
+	.end = x_end,
+	.fail = x_fail,
+	.abort = x_abort,
+};
 
 /* --- client callbacks --- */
 
@@ -458,8 +580,8 @@ client_read(void *arg)
 	case S_HEAD:
 		session_process_head(s);
 		break;
-	case S_FORWARD:
-		exchange_pump_request(s);
+	case S_EXCHANGE:
+		exchange_client_readable(s->x);
 		break;
 	case S_DRAIN:
 		/* Whatever comes after the last response is not read. */
@@ -470,10 +592,6 @@ client_read(void *arg)
 		evbuffer_drain(in, (size_t)-1);
 		if (s->lingered > LINGER_MAX)
 			session_close(s, "done (client kept sending)");
-		break;
-	case S_CONNECT:
-		/* Pipelined bytes wait for the exchange to end. */
-		session_input_consumed(s);
 		break;
 	case S_HANDSHAKE:
 		break;
@@ -490,10 +608,10 @@ client_write(void *arg)
 			drained(s);
 		return;
 	}
-	if (s->state == S_FORWARD && s->x->uc != NULL) {
-		/* Progress: the send deadline (exchange_pump_response) restarts. */
+	if (s->state == S_EXCHANGE) {
+		/* Progress: the send deadline (client_stalled) restarts. */
 		evtimer_del(s->timer);
-		exchange_pump_response(s);
+		exchange_client_writable(s->x);
 	}
 }
 
@@ -547,7 +665,7 @@ client_event(void *arg, unsigned what)
 		return;
 	}
 	if ((what & CONN_EV_EOF) && s->in_exchange && s->x->req == RQ_DONE &&
-	    (s->state == S_CONNECT || s->state == S_FORWARD)) {
+	    s->state == S_EXCHANGE) {
 		/* A half-close after a complete request: answer it, then
 		 * close (as HAProxy does; TLS 1.3 allows it too). */
 		s->x->close_after = true;
@@ -583,12 +701,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	case S_LINGER:
 		session_close(s, "done (lingering close ended)");
 		return;
-	case S_FORWARD:
+	case S_EXCHANGE:
 		/* Armed only while the client holds back a full output. */
 		session_close(s, "client stopped reading (send deadline)");
 		return;
-	case S_CONNECT:
-		break;
 	}
 }
 
