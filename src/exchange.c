@@ -72,9 +72,9 @@ exchange_new(struct loop *lp, const struct exchange_client *cl)
 void
 exchange_drop_upstream(struct exchange *x)
 {
-	if (x->uc != NULL) {
-		upstream_release(x->uc, false);
-		x->uc = NULL;
+	if (x->up != NULL) {
+		upstream_release(x->up, false);
+		x->up = NULL;
 	}
 }
 
@@ -151,7 +151,7 @@ client_timeouts(struct exchange *x)
 static struct conn *
 up_conn(const struct exchange *x)
 {
-	return upstream_io(x->uc);
+	return upstream_io(x->up);
 }
 
 /* The response is complete: the stream goes back (kept when both sides
@@ -164,9 +164,9 @@ finish_exchange(struct exchange *x)
 
 	reusable = x->req == RQ_DONE && !rs->conn_close &&
 	    rs->framing != H1_BODY_CLOSE && !x->up_eof;
-	if (x->uc != NULL) {
-		upstream_release(x->uc, reusable);
-		x->uc = NULL;
+	if (x->up != NULL) {
+		upstream_release(x->up, reusable);
+		x->up = NULL;
 	}
 	if (x->req != RQ_DONE || x->lp->draining)
 		x->close_after = true;
@@ -181,7 +181,7 @@ send_head(struct exchange *x)
 	struct evbuffer *out = conn_output(up_conn(x));
 
 	/* Keep the head while a retry on a fresh connection is possible. */
-	if (upstream_is_reused(x->uc) && !x->retried &&
+	if (upstream_is_reused(x->up) && !x->retried &&
 	    req_head(x)->method_idempotent && x->req == RQ_DONE)
 		evbuffer_add(out, evbuffer_pullup(x->head, -1),
 		    evbuffer_get_length(x->head));
@@ -209,7 +209,7 @@ upstream_ready(struct exchange *x)
 	conn_flush(uc);
 	if (!pump_request(x))
 		return;
-	if (x->state == X_FORWARD && x->uc != NULL)
+	if (x->state == X_FORWARD && x->up != NULL)
 		(void)pump_response(x);
 }
 
@@ -230,15 +230,15 @@ connect_upstream(struct exchange *x, bool fresh)
 	const char *why = "cannot connect";
 
 	x->attempts++;
-	x->uc = upstream_acquire(x->pool, fresh, &exchange_upstream_ops, x,
+	x->up = upstream_acquire(x->pool, fresh, &exchange_upstream_ops, x,
 	    &status, &why);
-	if (x->uc == NULL) {
+	if (x->up == NULL) {
 		client_fail(x, status, why, status == 503 ?
 		    retry_after_seconds(x->spec) : 0);
 		return;
 	}
-	x->target_name = upstream_target(x->uc);
-	if (upstream_is_reused(x->uc)) {
+	x->target_name = upstream_target(x->up);
+	if (upstream_is_reused(x->up)) {
 		upstream_ready(x);
 		return;
 	}
@@ -355,7 +355,7 @@ pump_request(struct exchange *x)
 	const struct config *c = request_cfg(x);
 	double t;
 
-	if (x->req != RQ_BODY || x->uc == NULL || x->state != X_FORWARD) {
+	if (x->req != RQ_BODY || x->up == NULL || x->state != X_FORWARD) {
 		/* Bytes of a pipelined request wait for this exchange. */
 		x->cl.ops->consumed(x->cl.arg);
 		return true;
@@ -407,7 +407,7 @@ start_response(struct exchange *x)
 		h1_parser_reset(x->resp_parser, rq->method_head);
 		return true;
 	}
-	upstream_report(x->uc, true);
+	upstream_report(x->up, true);
 	x->upstream_ms = exchange_ms_since(&x->t_start);
 	x->status = rs->status;
 	x->client_chunked = rq->minor >= 1;
@@ -438,7 +438,7 @@ pump_response(struct exchange *x)
 		if (rc == H1_AGAIN)
 			break;
 		if (rc == H1_ERROR) {
-			upstream_report(x->uc, false);
+			upstream_report(x->up, false);
 			client_fail(x, 502, h1_error_reason(x->resp_parser), 0);
 			return false;
 		}
@@ -455,7 +455,7 @@ pump_response(struct exchange *x)
 		if (rc == H1_ERROR) {
 			/* Cut or broken mid-body: the client keeps what it got,
 			 * and learns from the close that it is not all. */
-			upstream_report(x->uc, false);
+			upstream_report(x->up, false);
 			client_abort(x, h1_error_reason(x->resp_parser));
 			return false;
 		}
@@ -470,12 +470,12 @@ pump_response(struct exchange *x)
 			x->cl.ops->stalled(x->cl.arg);
 	}
 	if (x->up_eof && x->resp == RS_HEAD) {
-		upstream_report(x->uc, false);
+		upstream_report(x->up, false);
 		client_fail(x, 502, "upstream closed before responding", 0);
 		return false;
 	}
 	/* Reading pauses while the client is the bottleneck (conn.h). */
-	upstream_input_flow(x->uc);
+	upstream_input_flow(x->up);
 	return true;
 }
 
@@ -488,7 +488,7 @@ exchange_client_readable(struct exchange *x)
 void
 exchange_client_writable(struct exchange *x)
 {
-	if (x->state == X_FORWARD && x->uc != NULL)
+	if (x->state == X_FORWARD && x->up != NULL)
 		(void)pump_response(x);
 }
 
@@ -518,7 +518,7 @@ up_write(void *arg)
 static bool
 may_retry(const struct exchange *x)
 {
-	return x->uc != NULL && upstream_is_reused(x->uc) && !x->retried &&
+	return x->up != NULL && upstream_is_reused(x->up) && !x->retried &&
 	    x->resp == RS_HEAD && !x->sent_to_client &&
 	    req_head(x)->method_idempotent &&
 	    req_head(x)->framing == H1_BODY_NONE &&
@@ -538,7 +538,7 @@ up_event(void *arg, unsigned what)
 	if (x->state == X_CONNECT) {
 		/* Nothing was sent: another target may take it. */
 		log_info("session %s: upstream %s: %s, while connecting (route %s)",
-		    x->cl.peer, upstream_target(x->uc), timeout ? "timed out" :
+		    x->cl.peer, upstream_target(x->up), timeout ? "timed out" :
 		    conn_errno(up_conn(x)) != 0 ? strerror(conn_errno(up_conn(x))) :
 		    "TLS handshake failed",
 		    x->route_name);
@@ -552,7 +552,7 @@ up_event(void *arg, unsigned what)
 		return;
 	}
 	if (timeout) {
-		upstream_report(x->uc, false);
+		upstream_report(x->up, false);
 		client_fail(x, 504, "upstream response timed out", 0);
 		return;
 	}

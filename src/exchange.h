@@ -28,9 +28,9 @@ struct h1_head;
 struct h1_parser;
 struct loop;
 struct loop_gen;
-struct upstream_conn;
 struct upstream_pool;
 struct upstream_spec;
+struct upstream_stream;
 
 /* The marks both sides use: each input stops reading at IN_HIGH bytes,
  * and bytes move toward a peer only while its output holds less than
@@ -129,7 +129,7 @@ struct exchange {
 	struct upstream_pool *pool;
 	const struct upstream_spec *spec;
 	bool to_partner;
-	struct upstream_conn *uc;	/* the leased stream */
+	struct upstream_stream *up;	/* the leased stream */
 	struct evbuffer *head;		/* the upstream request head (lent) */
 	unsigned attempts;
 	bool retried;

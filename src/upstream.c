@@ -1,9 +1,16 @@
 /*
- * upstream: connection pools (see upstream.h).  Idle connections sit on a
- * LIFO list: the most recently used one is the most likely to still be
- * open on the server's side.  Target health is passive: a target is
- * ejected after `fails` consecutive failures and comes back after
- * `interval` seconds, when the next request tries it again.
+ * upstream: connection pools (see upstream.h).  Idle connections (no
+ * stream) sit on a LIFO list: the most recently used one is the most
+ * likely to still be open on the server's side.  Target health is
+ * passive: a target is ejected after `fails` consecutive failures and
+ * comes back after `interval` seconds, when the next request tries it
+ * again.
+ *
+ * A request leases a stream, never a whole connection: a connection
+ * carries up to max_streams of them (HTTP/1.1: one, so its byte stream
+ * and deadlines are the stream's), and the pool counts capacity in
+ * streams.  Target choice, health and ejection are the connection's
+ * business and do not depend on the protocol it speaks.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -25,14 +32,24 @@
 #define CONN_MAGIC 0x75706331u	/* "upc1" */
 
 enum uc_state {
-	C_CONNECTING,		/* owned; TCP connect or TLS handshake running */
-	C_BUSY,			/* owned by a request */
-	C_IDLE,			/* on the idle list */
+	C_CONNECTING,		/* TCP connect or TLS handshake running */
+	C_BUSY,			/* carrying streams */
+	C_IDLE,			/* no stream; on the idle list */
 };
 
 struct target_health {
 	unsigned fails;		/* consecutive */
 	struct timeval ejected_until;
+};
+
+struct upstream_conn;
+
+/* A request's lease: one stream on a connection. */
+struct upstream_stream {
+	struct upstream_conn *c;
+	const struct upstream_ops *ops;	/* NULL: the slot is free */
+	void *arg;
+	bool reused;			/* the connection carried one before */
 };
 
 struct upstream_conn {
@@ -41,9 +58,14 @@ struct upstream_conn {
 	struct upstream_pool *pool;
 	struct conn *conn;
 	size_t target;
-	bool reused;
-	const struct upstream_ops *ops;
-	void *arg;
+	unsigned nstreams;		/* leased now */
+	unsigned served;		/* streams carried so far */
+	/*
+	 * HTTP/1.1 carries one stream at a time: the slot is part of the
+	 * connection (no allocation per request), and the connection's
+	 * events are that stream's.
+	 */
+	struct upstream_stream one;
 	struct upstream_conn *next, *prev;	/* idle list */
 };
 
@@ -84,7 +106,7 @@ idle_unlink(struct upstream_conn *c)
 	p->nidle--;
 }
 
-/* The one place a connection is freed. */
+/* The one place a connection is freed; it carries no stream then. */
 static void
 uc_close(struct upstream_conn *c)
 {
@@ -124,13 +146,22 @@ is_ejected(const struct upstream_pool *p, size_t t, const struct timeval *now)
 	return timercmp(&p->health[t].ejected_until, now, >);
 }
 
+/* The stream that a connection's events belong to (HTTP/1.1: its only
+ * one), or NULL when it carries none. */
+static struct upstream_stream *
+uc_stream(struct upstream_conn *c)
+{
+	return c->one.ops != NULL ? &c->one : NULL;
+}
+
 static void
 uc_read_cb(void *arg)
 {
 	struct upstream_conn *c = arg;
+	struct upstream_stream *st = uc_stream(c);
 
-	if (c->state != C_IDLE) {
-		c->ops->on_read(c->arg);
+	if (st != NULL) {
+		st->ops->on_read(st->arg);
 		return;
 	}
 	/* An idle connection has nothing to say; anything is an error. */
@@ -143,18 +174,22 @@ static void
 uc_write_cb(void *arg)
 {
 	struct upstream_conn *c = arg;
+	struct upstream_stream *st = uc_stream(c);
 
-	if (c->state != C_IDLE)
-		c->ops->on_write(c->arg);
+	if (st != NULL)
+		st->ops->on_write(st->arg);
 }
+
+static void	report(struct upstream_conn *, bool ok);
 
 static void
 uc_event_cb(void *arg, unsigned what)
 {
 	struct upstream_conn *c = arg;
+	struct upstream_stream *st = uc_stream(c);
 
-	if (c->state == C_IDLE) {
-		/* Closed by the server, or kept idle too long. */
+	if (st == NULL) {
+		/* Idle: closed by the server, or kept idle too long. */
 		uc_close(c);
 		return;
 	}
@@ -163,9 +198,9 @@ uc_event_cb(void *arg, unsigned what)
 			c->state = C_BUSY;
 			conn_set_timeouts(c->conn, 0, 0);
 		} else
-			upstream_report(c, false);
+			report(c, false);
 	}
-	c->ops->on_event(c->arg, what);
+	st->ops->on_event(st->arg, what);
 }
 
 /* Picks the next target round-robin, skipping ejected ones. */
@@ -229,7 +264,23 @@ uc_open(struct upstream_pool *p, size_t t, const char **why)
 	return c;
 }
 
-struct upstream_conn *
+/* A new stream on c, which has room for it. */
+static struct upstream_stream *
+stream_open(struct upstream_conn *c, const struct upstream_ops *ops,
+    void *arg)
+{
+	struct upstream_stream *st = &c->one;
+
+	st->c = c;
+	st->ops = ops;
+	st->arg = arg;
+	st->reused = c->served > 0;
+	c->nstreams++;
+	c->served++;
+	return st;
+}
+
+struct upstream_stream *
 upstream_acquire(struct upstream_pool *p, bool fresh,
     const struct upstream_ops *ops, void *arg, unsigned *status,
     const char **why)
@@ -238,6 +289,11 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 	struct timeval now;
 	size_t t;
 
+	/*
+	 * A connection with room first.  With one stream per connection,
+	 * only idle ones have room; a multiplexing protocol would also
+	 * offer busy connections below max_streams here.
+	 */
 	if (!fresh) {
 		event_base_gettimeofday_cached(p->base, &now);
 		for (c = p->idle; c != NULL; c = c->next)
@@ -248,11 +304,8 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 			stats_sub(&p->spec.stats->upstream_idle, 1);
 			stats_add(&p->spec.stats->upstream_busy, 1);
 			c->state = C_BUSY;
-			c->reused = true;
-			c->ops = ops;
-			c->arg = arg;
 			conn_set_timeouts(c->conn, 0, 0);
-			return c;
+			return stream_open(c, ops, arg);
 		}
 	}
 	if (p->nopen >= p->spec.pool.max_connections) {
@@ -277,16 +330,20 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 		*status = 502;
 		return NULL;
 	}
-	c->ops = ops;
-	c->arg = arg;
-	return c;
+	return stream_open(c, ops, arg);
 }
 
 void
-upstream_release(struct upstream_conn *c, bool reusable)
+upstream_release(struct upstream_stream *st, bool reusable)
 {
+	struct upstream_conn *c = st->c;
 	struct upstream_pool *p = c->pool;
 
+	st->ops = NULL;
+	st->arg = NULL;
+	c->nstreams--;
+	/* HTTP/1.1: a stream that did not end cleanly leaves the byte
+	 * stream in an unknown place, so the connection closes with it. */
 	if (!reusable || p->retired || c->state != C_BUSY ||
 	    p->nidle >= p->spec.pool.max_idle ||
 	    evbuffer_get_length(conn_input(c->conn)) > 0 ||
@@ -294,11 +351,11 @@ upstream_release(struct upstream_conn *c, bool reusable)
 		uc_close(c);
 		return;
 	}
+	if (c->nstreams > 0)
+		return;
 	c->state = C_IDLE;
 	stats_sub(&p->spec.stats->upstream_busy, 1);
 	stats_add(&p->spec.stats->upstream_idle, 1);
-	c->ops = NULL;
-	c->arg = NULL;
 	c->next = p->idle;
 	c->prev = NULL;
 	if (p->idle)
@@ -311,7 +368,14 @@ upstream_release(struct upstream_conn *c, bool reusable)
 }
 
 void
-upstream_report(struct upstream_conn *c, bool ok)
+upstream_report(struct upstream_stream *st, bool ok)
+{
+	report(st->c, ok);
+}
+
+/* Passive health counts per target, whatever the connection carries. */
+static void
+report(struct upstream_conn *c, bool ok)
 {
 	struct upstream_pool *p = c->pool;
 	struct target_health *h = &p->health[c->target];
@@ -339,27 +403,27 @@ upstream_report(struct upstream_conn *c, bool ok)
 }
 
 void
-upstream_input_flow(struct upstream_conn *c)
+upstream_input_flow(struct upstream_stream *st)
 {
-	conn_input_consumed(c->conn);
+	conn_input_consumed(st->c->conn);
 }
 
 struct conn *
-upstream_io(struct upstream_conn *c)
+upstream_io(struct upstream_stream *st)
 {
-	return c->conn;
+	return st->c->conn;
 }
 
 bool
-upstream_is_reused(const struct upstream_conn *c)
+upstream_is_reused(const struct upstream_stream *st)
 {
-	return c->reused;
+	return st->reused;
 }
 
 const char *
-upstream_target(const struct upstream_conn *c)
+upstream_target(const struct upstream_stream *st)
 {
-	return c->pool->spec.targets[c->target].spec;
+	return st->c->pool->spec.targets[st->c->target].spec;
 }
 
 const struct upstream_spec *

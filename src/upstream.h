@@ -7,9 +7,11 @@
  * seconds (then tries it again).  A pool belongs to one worker thread and
  * is never locked.
  *
- * While a connection is acquired, its events go to the owner's ops;
- * while idle, the pool watches it and closes it when the server closes or
- * sends anything.
+ * A request leases a stream on a connection (struct upstream_stream),
+ * not the connection: HTTP/1.1 connections carry one stream at a time,
+ * and while a stream is leased the connection's events go to its
+ * owner's ops; while a connection carries none, the pool watches it and
+ * closes it when the server closes or sends anything.
  */
 #ifndef MCX_UPSTREAM_H
 #define MCX_UPSTREAM_H
@@ -25,7 +27,7 @@ struct event_base;
 struct ssl_ctx_st;
 
 struct upstream_pool;
-struct upstream_conn;
+struct upstream_stream;
 
 /* What an owner is told.  what: CONN_EV_* flags (conn.h;
  * CONN_EV_CONNECTED once a new connection, and its TLS handshake, is
@@ -59,34 +61,40 @@ void	upstream_pool_free(struct upstream_pool *);
 void	upstream_pool_retire(struct upstream_pool *);
 
 /*
- * Gets a connection for a request.  fresh: never reuse an idle one (the
- * retry after a reused connection broke).  Returns NULL with *why and
- * *status (503 no healthy target / pool full; 502 cannot connect) set.
- * A reused connection is ready at once (upstream_is_reused()); a new one
- * reports CONN_EV_CONNECTED, or an error, through ops->on_event.
+ * Leases a stream for a request, on a connection with room for one, or
+ * on a new connection to the next healthy target.  fresh: a new
+ * connection (the retry after a reused one broke).  Returns NULL with
+ * *why and *status (503 no healthy target / pool full; 502 cannot
+ * connect) set.  A stream on a connection already up is ready at once
+ * (upstream_is_reused()); on a new one, CONN_EV_CONNECTED, or an error,
+ * comes through ops->on_event.
  */
-struct upstream_conn *upstream_acquire(struct upstream_pool *, bool fresh,
+struct upstream_stream *upstream_acquire(struct upstream_pool *, bool fresh,
 	    const struct upstream_ops *, void *arg, unsigned *status,
 	    const char **why);
 /*
- * Gives a connection back.  reusable: the last response was complete and
- * both sides keep the connection; it becomes idle (or is closed when
- * max_idle are idle).  Otherwise it is closed.
+ * Ends a stream.  reusable: its response was complete and both sides
+ * keep the connection, which stays open (idle once it carries no stream;
+ * closed when max_idle are idle).  Otherwise the connection closes: an
+ * HTTP/1.1 byte stream cut in an unknown place cannot carry another.
  */
-void	upstream_release(struct upstream_conn *, bool reusable);
+void	upstream_release(struct upstream_stream *, bool reusable);
 
-/* Passive health: a request through this connection failed (connect
+/* Passive health of the stream's target: a request failed (connect
  * error, timeout, broken before a response) or succeeded. */
-void	upstream_report(struct upstream_conn *, bool ok);
+void	upstream_report(struct upstream_stream *, bool ok);
 
-/* The connection itself: its buffers, deadlines and marks. */
-struct conn *upstream_io(struct upstream_conn *);
-/* The exchange consumed the connection's input, or could not: reading
+/* The stream's I/O: for HTTP/1.1 the connection's buffers, deadlines and
+ * marks. */
+struct conn *upstream_io(struct upstream_stream *);
+/* The exchange consumed the stream's input, or could not: reading
  * pauses while the input is full, resumes below (conn.h). */
-void	upstream_input_flow(struct upstream_conn *);
-bool	upstream_is_reused(const struct upstream_conn *);
+void	upstream_input_flow(struct upstream_stream *);
+/* The connection carried a stream before this one (it may have been
+ * closed by the server meanwhile). */
+bool	upstream_is_reused(const struct upstream_stream *);
 /* The target as configured ("10.0.1.10:8080"), for logs. */
-const char *upstream_target(const struct upstream_conn *);
+const char *upstream_target(const struct upstream_stream *);
 const struct upstream_spec *upstream_pool_spec(const struct upstream_pool *);
 
 #endif
