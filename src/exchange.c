@@ -386,12 +386,25 @@ pump_request(struct exchange *x)
 	return true;
 }
 
+/* The upstream response head rs, rewritten for the client (hop-by-hop
+ * fields, Via), goes to the client side's writer. */
+static void
+client_send_head(struct exchange *x, const struct h1_head *rs, bool chunked,
+    bool close)
+{
+	struct msg_response m;
+	struct field_list *fl = &x->lp->downfields;
+
+	headers_response_msg(rs, &m);
+	headers_rewrite_response(&m, request_cfg(x)->headers.via, fl);
+	x->cl.ops->send_head(x->cl.arg, &m, fl, chunked, close);
+}
+
 /* The response head is in: decide the framing toward the client. */
 static bool
 start_response(struct exchange *x)
 {
 	const struct h1_head *rq = req_head(x), *rs = h1_head(x->resp_parser);
-	const struct config *c = request_cfg(x);
 
 	if (rs->status == 101) {
 		client_fail(x, 502, "upstream switched protocols", 0);
@@ -400,8 +413,7 @@ start_response(struct exchange *x)
 	if (rs->status < 200) {
 		/* Interim (100 Continue, 103): relayed to HTTP/1.1 clients. */
 		if (rq->minor >= 1) {
-			x->cl.ops->send_head(x->cl.arg, rs, c->headers.via,
-			    false, false);
+			client_send_head(x, rs, false, false);
 			x->cl.ops->flush(x->cl.arg);
 		}
 		h1_parser_reset(x->resp_parser, rq->method_head);
@@ -416,8 +428,7 @@ start_response(struct exchange *x)
 		x->close_after = true;
 	if (x->req != RQ_DONE || x->lp->draining)
 		x->close_after = true;
-	x->cl.ops->send_head(x->cl.arg, rs, c->headers.via, x->client_chunked,
-	    x->close_after);
+	client_send_head(x, rs, x->client_chunked, x->close_after);
 	x->sent_to_client = true;
 	x->resp = RS_BODY;
 	client_timeouts(x);

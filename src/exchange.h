@@ -41,7 +41,8 @@ struct upstream_stream;
 /*
  * What the exchange asks of its client side.  After end, fail or abort
  * the exchange does nothing more: the client side may free it from
- * within the call.
+ * within the call, or keep it and later call exchange_drop_upstream()
+ * and exchange_free() (the only calls still allowed on it).
  */
 struct exchange_client_ops {
 	/* The request body's bytes as they arrive from the client. */
@@ -49,12 +50,13 @@ struct exchange_client_ops {
 	/* The exchange took what it could from input (reading pauses while
 	 * the input is full and resumes below). */
 	void	(*consumed)(void *arg);
-	/* Writes a response head in the client's protocol: interim when
-	 * rs->status < 200; chunked: body bytes will come chunk-encoded;
-	 * close: the connection ends after this response.  via: the
-	 * headers.via setting of the request's configuration. */
-	void	(*send_head)(void *arg, const struct h1_head *rs,
-		    const char *via, bool chunked, bool close);
+	/* Writes a response head in the client's protocol: rs with the
+	 * fields fl (already rewritten: headers_rewrite_response); interim
+	 * when rs->status < 200; chunked: a streamed body's bytes will come
+	 * chunk-encoded; close: the connection ends after this response.
+	 * Neither rs nor fl outlives the call. */
+	void	(*send_head)(void *arg, const struct msg_response *rs,
+		    const struct field_list *fl, bool chunked, bool close);
 	/* Where response body bytes go (framed as send_head said). */
 	struct evbuffer *(*body_out)(void *arg);
 	/* Sends what send_head and body_out queued. */

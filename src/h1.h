@@ -116,12 +116,14 @@ struct field_list;
 void	h1_write_request(struct evbuffer *, const struct msg_request *,
 	    bool absolute_form, const struct field_list *);
 /*
- * The client response head for upstream response h.  client_chunked: a
- * chunked or close-delimited upstream body is sent chunked (else raw and
- * the connection closes after it); close: add "Connection: close".
+ * The client response head: rs's status line, the rewritten fields fl
+ * (headers_rewrite_response), then the framing.  client_chunked: a streamed
+ * body is sent chunked (else raw, and the connection closes after it);
+ * close: add "Connection: close".  Interim heads (status < 200) get
+ * neither.
  */
-void	h1_write_response(struct evbuffer *, const struct h1_head *,
-	    const char *via, bool client_chunked, bool close);
+void	h1_write_response(struct evbuffer *, const struct msg_response *,
+	    const struct field_list *, bool client_chunked, bool close);
 
 /* The standard reason phrase of a status the proxy produces. */
 const char *h1_reason_phrase(unsigned status);

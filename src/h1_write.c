@@ -1,9 +1,9 @@
 /*
  * h1_write: HTTP/1.1 heads on the wire.  The upstream request is written
  * from the neutral request and the field list the rewrite made
- * (headers.c); the client response from the upstream response head, with
- * hop-by-hop fields dropped, Via added and the framing the client gets.
- * Heads are written straight into the outgoing buffer; nothing here
+ * (headers.c); the client response from the neutral response and its
+ * rewritten field list, with the framing the client gets.  Heads are
+ * written straight into the outgoing buffer; nothing here
  * allocates.
  */
 #include <string.h>
@@ -31,17 +31,6 @@ static void
 add_str(struct evbuffer *out, const char *s)
 {
 	evbuffer_add(out, s, strlen(s));
-}
-
-/* "Via: 1.1 pseudonym": the version the message came with. */
-static void
-add_via(struct evbuffer *out, unsigned minor, const char *via)
-{
-	evbuffer_add(out, "Via: 1.", 7);
-	add_u64(out, minor);
-	evbuffer_add(out, " ", 1);
-	add_str(out, via);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 static void
@@ -91,39 +80,22 @@ h1_write_request(struct evbuffer *out, const struct msg_request *rq,
 }
 
 void
-h1_write_response(struct evbuffer *out, const struct h1_head *h,
-    const char *via, bool client_chunked, bool close)
+h1_write_response(struct evbuffer *out, const struct msg_response *rs,
+    const struct field_list *fl, bool client_chunked, bool close)
 {
-	bool interim = h->status < 200;
-
 	evbuffer_add(out, "HTTP/1.1 ", 9);
-	add_u64(out, h->status);
+	add_u64(out, rs->status);
 	evbuffer_add(out, " ", 1);
-	if (h->reason_len > 0)
-		evbuffer_add(out, h->reason, h->reason_len);
+	if (rs->reason_len > 0)
+		evbuffer_add(out, rs->reason, rs->reason_len);
 	else
-		add_str(out, h1_reason_phrase(h->status));
+		add_str(out, h1_reason_phrase(rs->status));
 	evbuffer_add(out, "\r\n", 2);
-	for (unsigned i = 0; i < h->nfields; i++) {
-		const struct msg_field *f = &h->fields[i];
-
-		/* A sized body keeps its length, whatever Connection names
-		 * (dropping it would leave the client without framing); a
-		 * re-framed one loses it. */
-		if (msg_name_eq(f, "content-length")) {
-			if (h->framing != H1_BODY_CHUNKED &&
-			    h->framing != H1_BODY_CLOSE)
-				write_field(out, f);
-			continue;
-		}
-		if (msg_hop_by_hop(h->fields, h->nfields, f))
-			continue;
-		write_field(out, f);
-	}
-	add_via(out, h->minor, via);
-	if (!interim) {
-		if ((h->framing == H1_BODY_CHUNKED ||
-		    h->framing == H1_BODY_CLOSE) && client_chunked)
+	for (unsigned i = 0; i < fl->n; i++)
+		write_field(out, &fl->v[i]);
+	/* An interim head has no body and says nothing of the connection. */
+	if (rs->status >= 200) {
+		if (rs->body == MSG_BODY_STREAM && client_chunked)
 			evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
 		if (close)
 			evbuffer_add(out, "Connection: close\r\n", 19);

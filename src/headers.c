@@ -1,8 +1,8 @@
 /*
  * headers: what the proxy changes in a head on its way through (see
- * headers.h).  The upstream request is rewritten into a field list, which
- * the writer of the upstream protocol serialises (h1_write.c for
- * HTTP/1.1); nothing here writes wire bytes.
+ * headers.h).  The upstream request and the client response are rewritten
+ * into field lists, which the writer of each side's protocol serialises
+ * (h1_write.c for HTTP/1.1); nothing here writes wire bytes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +18,24 @@ has_prefix(const char *s, size_t n, const char *lit, size_t *litlen)
 {
 	*litlen = strlen(lit);
 	return n >= *litlen && strncasecmp(s, lit, *litlen) == 0;
+}
+
+/* The neutral body of an HTTP/1.1 head: chunked and close-delimited
+ * bodies are streamed, whatever their size turns out to be. */
+static enum msg_body
+body_of(const struct h1_head *h, uint64_t *content_length)
+{
+	switch (h->framing) {
+	case H1_BODY_SIZED:
+		*content_length = h->content_length;
+		return MSG_BODY_SIZED;
+	case H1_BODY_CHUNKED:
+	case H1_BODY_CLOSE:
+		return MSG_BODY_STREAM;
+	case H1_BODY_NONE:
+		break;
+	}
+	return MSG_BODY_NONE;
 }
 
 int
@@ -38,19 +56,7 @@ headers_request_msg(const struct h1_head *h, struct msg_request *t,
 	t->method_idempotent = h->method_idempotent;
 	t->fields = h->fields;
 	t->nfields = h->nfields;
-	switch (h->framing) {
-	case H1_BODY_NONE:
-		t->body = MSG_BODY_NONE;
-		break;
-	case H1_BODY_SIZED:
-		t->body = MSG_BODY_SIZED;
-		t->content_length = h->content_length;
-		break;
-	case H1_BODY_CHUNKED:
-	case H1_BODY_CLOSE:
-		t->body = MSG_BODY_STREAM;
-		break;
-	}
+	t->body = body_of(h, &t->content_length);
 	if (s < end && *s == '/') {
 		t->path = s;
 		t->path_len = h->target_len;
@@ -117,6 +123,19 @@ headers_request_msg(const struct h1_head *h, struct msg_request *t,
 	return 0;
 }
 
+void
+headers_response_msg(const struct h1_head *h, struct msg_response *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->status = h->status;
+	m->reason = h->reason;
+	m->reason_len = h->reason_len;
+	m->version = h->minor == 0 ? "1.0" : "1.1";
+	m->fields = h->fields;
+	m->nfields = h->nfields;
+	m->body = body_of(h, &m->content_length);
+}
+
 static void
 push(struct field_list *fl, const char *name, size_t name_len,
     const char *value, size_t value_len)
@@ -128,8 +147,23 @@ push(struct field_list *fl, const char *name, size_t name_len,
 	fl->v[fl->n++] = (struct msg_field){ name, name_len, value, value_len };
 }
 
-/* A value made here, kept in the list's scratch space (reserved for the
- * longest values at the start of the rewrite, so it never moves). */
+/* Empties fl for a new head, with room in scratch for need bytes of made
+ * values (so scratch never moves while the list points into it). */
+static void
+start(struct field_list *fl, size_t need)
+{
+	fl->n = 0;
+	fl->used = 0;
+	fl->length_zero = false;
+	if (fl->scap < need) {
+		free(fl->scratch);
+		fl->scratch = xmalloc(need);
+		fl->scap = need;
+	}
+}
+
+/* A value made here, kept in the list's scratch space (reserved by
+ * start()). */
 static const char *
 scratchf(struct field_list *fl, size_t *len, const char *fmt, ...)
 {
@@ -148,6 +182,24 @@ scratchf(struct field_list *fl, size_t *len, const char *fmt, ...)
 	return p;
 }
 
+/* "a b" in scratch: the Via value of every head, without the cost of a
+ * printf per message. */
+static const char *
+scratch_pair(struct field_list *fl, const char *a, const char *b, size_t *len)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = fl->scratch + fl->used;
+
+	if (la + lb + 2 > fl->scap - fl->used)
+		abort();	/* start() reserved too little */
+	memcpy(p, a, la);
+	p[la] = ' ';
+	memcpy(p + la + 1, b, lb + 1);
+	fl->used += la + lb + 2;
+	*len = la + lb + 1;
+	return p;
+}
+
 #define PUSH_LIT(fl, name, v, vlen)	push(fl, name, sizeof(name) - 1, v, vlen)
 
 void
@@ -159,16 +211,7 @@ headers_rewrite_request(const struct req_rewrite *r, struct field_list *fl)
 
 	/* Via: "1.1 " + pseudonym; Forwarded: "for=\"[" + host + "]\";
 	 * proto=https" (and the NULs). */
-	size_t need = strlen(r->via) + strlen(r->client_host) + 64;
-
-	fl->n = 0;
-	fl->used = 0;
-	fl->length_zero = false;
-	if (fl->scap < need) {
-		free(fl->scratch);
-		fl->scratch = xmalloc(need);
-		fl->scap = need;
-	}
+	start(fl, strlen(r->via) + strlen(r->client_host) + 64);
 	for (unsigned i = 0; i < rq->nfields; i++) {
 		const struct msg_field *f = &rq->fields[i];
 
@@ -188,7 +231,7 @@ headers_rewrite_request(const struct req_rewrite *r, struct field_list *fl)
 			continue;
 		push(fl, f->name, f->name_len, f->value, f->value_len);
 	}
-	v = scratchf(fl, &len, "%s %s", rq->version, r->via);
+	v = scratch_pair(fl, rq->version, r->via, &len);
 	PUSH_LIT(fl, "Via", v, len);
 	if (r->forwarded == FORWARDED_XFF || r->forwarded == FORWARDED_BOTH)
 		PUSH_LIT(fl, "X-Forwarded-For", r->client_host, strlen(r->client_host));
@@ -203,5 +246,32 @@ headers_rewrite_request(const struct req_rewrite *r, struct field_list *fl)
 	    r->identity[0] != '\0')
 		push(fl, r->identity_field, strlen(r->identity_field),
 		    r->identity, strlen(r->identity));
+}
+
+void
+headers_rewrite_response(const struct msg_response *rs, const char *via,
+    struct field_list *fl)
+{
+	const char *v;
+	size_t len;
+
+	start(fl, strlen(via) + 8);
+	for (unsigned i = 0; i < rs->nfields; i++) {
+		const struct msg_field *f = &rs->fields[i];
+
+		/* A sized body keeps its length, whatever Connection names
+		 * (dropping it would leave the client without framing); a
+		 * streamed one is framed anew by the client's writer. */
+		if (msg_name_eq(f, "content-length")) {
+			if (rs->body != MSG_BODY_STREAM)
+				push(fl, f->name, f->name_len, f->value, f->value_len);
+			continue;
+		}
+		if (msg_hop_by_hop(rs->fields, rs->nfields, f))
+			continue;
+		push(fl, f->name, f->name_len, f->value, f->value_len);
+	}
+	v = scratch_pair(fl, rs->version, via, &len);
+	PUSH_LIT(fl, "Via", v, len);
 }
 

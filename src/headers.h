@@ -6,6 +6,8 @@
  * it names, Keep-Alive, Proxy-Connection, TE, Upgrade, Proxy-Authorization)
  * dropped, Via added, the client address and identity added when
  * configured.  Authorization and every end-to-end field pass untouched.
+ * Responses the same way, into their own field list: hop-by-hop fields
+ * dropped, Via added.
  * Writing a head on the wire is the protocol writer's (h1_write.c).
  */
 #ifndef MCX_HEADERS_H
@@ -41,6 +43,17 @@ struct req_rewrite {
 };
 
 void	headers_rewrite_request(const struct req_rewrite *, struct field_list *);
+
+/* The HTTP/1.1 response head h as a neutral response (spans into h). */
+void	headers_response_msg(const struct h1_head *, struct msg_response *);
+
+/*
+ * The client response's fields: hop-by-hop fields dropped, Content-Length
+ * kept unless the body is streamed (the client's writer frames it), Via
+ * "<version> <via>" added.
+ */
+void	headers_rewrite_response(const struct msg_response *, const char *via,
+	    struct field_list *);
 
 
 #endif

@@ -213,4 +213,5 @@ loop_fini(struct loop *w)
 	free_stack(&w->spare_req);
 	free_stack(&w->spare_resp);
 	field_list_free(&w->upfields);
+	field_list_free(&w->downfields);
 }

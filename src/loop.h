@@ -64,6 +64,7 @@ struct loop {
 	struct parser_stack spare_req;	/* request parsers */
 	struct parser_stack spare_resp;	/* response parsers */
 	struct field_list upfields;	/* each upstream request head's, in turn */
+	struct field_list downfields;	/* each client response head's, in turn */
 	uint64_t seq;			/* request ids */
 	uint32_t id_prefix;
 	bool draining;			/* accepting nothing; ends when empty */

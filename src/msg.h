@@ -45,6 +45,23 @@ struct msg_request {
 	uint64_t content_length;	/* MSG_BODY_SIZED */
 };
 
+/*
+ * A response head as the rewrite and the client's codec see it.  The
+ * body says how the upstream framed it: a streamed body (chunked or
+ * close-delimited, DATA frames) loses its Content-Length on the way; a
+ * sized one or none (HEAD, 204, 304) keeps the field as it came.
+ */
+struct msg_response {
+	unsigned status;
+	const char *reason;		/* as received; empty: the standard one */
+	size_t reason_len;
+	const char *version;		/* "1.0", "1.1": for Via */
+	const struct msg_field *fields;
+	unsigned nfields;
+	enum msg_body body;
+	uint64_t content_length;	/* MSG_BODY_SIZED */
+};
+
 /* Case-insensitive field name comparison with a lower-case literal. */
 bool	msg_name_eq(const struct msg_field *, const char *name);
 /* The first field named name among fields[0, n), or NULL. */
@@ -65,12 +82,15 @@ bool	msg_hop_by_hop(const struct msg_field *fields, unsigned n,
 	    const struct msg_field *f);
 
 /*
- * The fields of an upstream request head, in order, as the rewrite leaves
- * them: the client's end-to-end fields, then Via, the forwarding fields and
- * the client identity.  Host and framing fields are the writer's (the
- * request line and Host for HTTP/1.1, pseudo-headers for HTTP/2).  Values
- * point into the request, the rewrite options, or scratch.  Reused from
- * request to request (one per worker): only v grows.
+ * The fields of a head, in order, as the rewrite leaves them.  For an
+ * upstream request: the client's end-to-end fields, then Via, the
+ * forwarding fields and the client identity; Host and framing fields are
+ * the writer's (the request line and Host for HTTP/1.1, pseudo-headers for
+ * HTTP/2).  For a client response: the upstream's end-to-end fields (and
+ * Content-Length when the body keeps its size), then Via; the status and
+ * the client-side framing are the writer's.  Values point into the
+ * message, the rewrite options, or scratch.  Reused from message to
+ * message (one per worker and direction): only v grows.
  */
 struct field_list {
 	struct msg_field *v;

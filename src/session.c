@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,9 @@ new_exchange(struct session *s)
 		.peer_id = s->peer_id,
 	};
 
+	/* One exchange at a time on an HTTP/1.1 connection: the previous
+	 * one was freed at keep-alive (free_exchange) before this began. */
+	assert(s->x == NULL);
 	s->x = exchange_new(s->lp, &cl);
 	s->in_exchange = true;
 	return s->x;
@@ -476,12 +480,12 @@ x_consumed(void *arg)
 }
 
 static void
-x_send_head(void *arg, const struct h1_head *rs, const char *via,
-    bool chunked, bool close)
+x_send_head(void *arg, const struct msg_response *rs,
+    const struct field_list *fl, bool chunked, bool close)
 {
 	struct session *s = session_checked(arg);
 
-	h1_write_response(conn_output(s->conn), rs, via, chunked, close);
+	h1_write_response(conn_output(s->conn), rs, fl, chunked, close);
 }
 
 static struct evbuffer *
@@ -608,8 +612,10 @@ client_write(void *arg)
 			drained(s);
 		return;
 	}
-	if (s->state == S_EXCHANGE) {
-		/* Progress: the send deadline (client_stalled) restarts. */
+	if (s->state == S_EXCHANGE && s->x->state == X_FORWARD) {
+		/* Progress: the send deadline (client_stalled) restarts.
+		 * Before X_FORWARD nothing of the response is queued, so a
+		 * drained client output says nothing to the exchange. */
 		evtimer_del(s->timer);
 		exchange_client_writable(s->x);
 	}
@@ -702,8 +708,11 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "done (lingering close ended)");
 		return;
 	case S_EXCHANGE:
-		/* Armed only while the client holds back a full output. */
-		session_close(s, "client stopped reading (send deadline)");
+		/* Armed only while the client holds back a full output, which
+		 * happens only once the response is forwarded; before that
+		 * the exchange's own deadlines apply. */
+		if (s->x->state == X_FORWARD)
+			session_close(s, "client stopped reading (send deadline)");
 		return;
 	}
 }

@@ -183,14 +183,13 @@ c_consumed(void *arg)
 }
 
 static void
-c_send_head(void *arg, const struct h1_head *rs, const char *via,
-    bool chunked, bool close)
+c_send_head(void *arg, const struct msg_response *rs,
+    const struct field_list *fl, bool chunked, bool close)
 {
 	struct client *c = arg;
-
 	size_t before = evbuffer_get_length(c->out);
 
-	h1_write_response(c->out, rs, via, chunked, close);
+	h1_write_response(c->out, rs, fl, chunked, close);
 	if (rs->status >= 200) {
 		c->head_len = evbuffer_get_length(c->out) - before;
 		c->heads++;

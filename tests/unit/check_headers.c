@@ -153,9 +153,14 @@ check_resp_head(const struct h1_head *h, bool client_chunked, bool close,
     const char *want)
 {
 	struct evbuffer *out = evbuffer_new();
+	struct field_list fl = { 0 };
+	struct msg_response m;
 	char *got;
 
-	h1_write_response(out, h, "mcxproxy", client_chunked, close);
+	headers_response_msg(h, &m);
+	headers_rewrite_response(&m, "mcxproxy", &fl);
+	h1_write_response(out, &m, &fl, client_chunked, close);
+	field_list_free(&fl);
 	got = take(out);
 	ck_assert_msg(strcmp(got, want) == 0, "response written as\n%s\nwanted\n%s",
 	    got, want);
@@ -830,6 +835,68 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* regressions */
 
+/* The response rewrite works on a neutral response, as an HTTP/2 codec
+ * would fill one (no HTTP/1.1 parse, no wire): the field list alone. */
+static void
+check_fields(const struct field_list *fl, const char *const *want, unsigned n)
+{
+	ck_assert_uint_eq(fl->n, n);
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(want[2 * i]);
+
+		ck_assert_msg(fl->v[i].name_len == len &&
+		    memcmp(fl->v[i].name, want[2 * i], len) == 0,
+		    "field %u is %.*s, wanted %s", i, (int)fl->v[i].name_len,
+		    fl->v[i].name, want[2 * i]);
+		len = strlen(want[2 * i + 1]);
+		ck_assert_msg(fl->v[i].value_len == len &&
+		    memcmp(fl->v[i].value, want[2 * i + 1], len) == 0,
+		    "field %u value %.*s, wanted %s", i, (int)fl->v[i].value_len,
+		    fl->v[i].value, want[2 * i + 1]);
+	}
+}
+
+#define F(n, v)	{ n, sizeof(n) - 1, v, sizeof(v) - 1 }
+
+START_TEST(resp_field_list_neutral)
+{
+	static const struct msg_field f[] = {
+		F("content-type", "application/json"),
+		F("connection", "x-private"),
+		F("x-private", "secret"),
+		F("content-length", "12"),
+		F("keep-alive", "timeout=5"),
+		F("x-end", "kept"),
+	};
+	static const char *const sized[] = {
+		"content-type", "application/json", "content-length", "12",
+		"x-end", "kept", "Via", "1.0 edge",
+	};
+	static const char *const streamed[] = {
+		"content-type", "application/json", "x-end", "kept",
+		"Via", "1.1 mcxproxy",
+	};
+	struct msg_response m = {
+		.status = 200, .version = "1.0", .fields = f,
+		.nfields = sizeof(f) / sizeof(f[0]), .body = MSG_BODY_SIZED,
+		.content_length = 12,
+	};
+	struct field_list fl = { 0 };
+
+	headers_rewrite_response(&m, "edge", &fl);
+	check_fields(&fl, sized, 4);
+	/* The list is reused: a second, streamed response leaves nothing of
+	 * the first, and its Content-Length is the writer's business. */
+	m.version = "1.1";
+	m.body = MSG_BODY_STREAM;
+	headers_rewrite_response(&m, "mcxproxy", &fl);
+	check_fields(&fl, streamed, 3);
+	field_list_free(&fl);
+}
+END_TEST
+
+#undef F
+
 /*
  * OPTIONS * toward a partner proxy is written "OPTIONS
  * https://host* HTTP/1.1".  RFC 9112 3.2.4: asterisk-form sent through a
@@ -907,6 +974,7 @@ headers_suite(void)
 	tcase_add_test(tc, resp_reason);
 	tcase_add_test(tc, resp_no_body);
 	tcase_add_test(tc, resp_hop_by_hop_removed);
+	tcase_add_test(tc, resp_field_list_neutral);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("regressions");
