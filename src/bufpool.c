@@ -1,15 +1,20 @@
 /*
- * bufpool: per-thread free lists for libevent's buffer chains (see
- * bufpool.h).  Every block carries a header with its usable size, so that
- * free and realloc know what they hold; blocks of a pooled size are
- * linked through their own memory while they wait.
+ * bufpool: per-thread free lists for libevent's buffer chains and
+ * OpenSSL's record buffers (see bufpool.h).  Every libevent block carries
+ * a header with its usable size, so that free and realloc know what they
+ * hold; OpenSSL's blocks carry none (most of its allocations live as long
+ * as a connection, and a header on each would cost every idle connection),
+ * so its free asks malloc for the usable size instead.  Blocks wait on
+ * the lists linked through their own memory.
  */
 #include <stdalign.h>
 #include <stddef.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "bufpool.h"
 
@@ -24,7 +29,7 @@
 #define POOLING	1
 #endif
 
-#define MIN_SHIFT	12		/* 4 KiB */
+#define MIN_SHIFT	10		/* 1 KiB: a head, a small body */
 #define MAX_SHIFT	16		/* 64 KiB */
 #define NCLASS		(MAX_SHIFT - MIN_SHIFT + 1)
 
@@ -37,12 +42,22 @@ struct free_block {
 	struct free_block *next;
 };
 
+/*
+ * OpenSSL's read and write record buffers: 16 KiB of payload and the
+ * record's overhead (16,712 and 16,584 bytes with OpenSSL 3.0), taken and
+ * given back on every record with SSL_MODE_RELEASE_BUFFERS.  Any request
+ * from 16 KiB to SSL_BLOCK gets a block of SSL_BLOCK.
+ */
+#define SSL_MIN		(16u << 10)
+#define SSL_BLOCK	(17u << 10)
+
 static _Thread_local struct {
 	struct free_block *list[NCLASS];
+	struct free_block *ssl;		/* SSL_BLOCK blocks */
 	size_t kept;			/* bytes on the lists */
 } cache;
 
-/* The class of a pooled size (a power of two from 4 to 64 KiB), or -1. */
+/* The class of a pooled size (a power of two from 1 to 64 KiB), or -1. */
 static int
 size_class(size_t n)
 {
@@ -115,10 +130,63 @@ pool_realloc(void *p, size_t n)
 	return q;
 }
 
+static void *
+ssl_malloc(size_t n, const char *file, int line)
+{
+	struct free_block *b;
+
+	(void)file;
+	(void)line;
+	if (n < SSL_MIN || n > SSL_BLOCK)
+		return malloc(n);
+	if ((b = cache.ssl) != NULL) {
+		cache.ssl = b->next;
+		cache.kept -= SSL_BLOCK;
+		return b;
+	}
+	return malloc(SSL_BLOCK);
+}
+
+static void *
+ssl_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return realloc(p, n);
+}
+
+/* A block that can hold SSL_BLOCK bytes, and not much more, goes on the
+ * list (whoever allocated it: any such block serves any request of the
+ * class). */
+static void
+ssl_free(void *p, const char *file, int line)
+{
+	struct free_block *b = p;
+	size_t usable;
+
+	(void)file;
+	(void)line;
+	if (p == NULL)
+		return;
+	usable = malloc_usable_size(p);
+	if (usable < SSL_BLOCK || usable >= SSL_BLOCK + 64 ||
+	    cache.kept + SSL_BLOCK > BUFPOOL_KEEP) {
+		free(p);
+		return;
+	}
+	cache.kept += SSL_BLOCK;
+	b->next = cache.ssl;
+	cache.ssl = b;
+}
+
 void
 bufpool_install(void)
 {
 	event_set_mem_functions(pool_malloc, pool_realloc, pool_free);
+	/* Refused (0) once OpenSSL has allocated: then it keeps malloc, which
+	 * costs time and nothing else. */
+	if (POOLING)
+		(void)CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free);
 }
 
 void
@@ -131,5 +199,11 @@ bufpool_thread_end(void)
 			cache.list[c] = b->next;
 			free(b);
 		}
+	while (cache.ssl != NULL) {
+		struct free_block *b = cache.ssl;
+
+		cache.ssl = b->next;
+		free(b);
+	}
 	cache.kept = 0;
 }

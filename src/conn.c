@@ -309,6 +309,24 @@ do_read(struct conn *c)
 
 /* --- writing --- */
 
+/*
+ * The first n bytes of out, contiguous: in place when the first chain
+ * holds them, else copied to a buffer of the thread (a response head and
+ * its body are two chains; joining them in the evbuffer would allocate a
+ * chain per response).  Valid until the next call.
+ */
+static const unsigned char *
+record_bytes(struct evbuffer *out, size_t n)
+{
+	static _Thread_local unsigned char joined[CONN_TLS_RECORD];
+	struct evbuffer_iovec v;
+
+	if (evbuffer_peek(out, -1, NULL, &v, 1) >= 1 && v.iov_len >= n)
+		return v.iov_base;
+	evbuffer_copyout(out, joined, n);
+	return joined;
+}
+
 /* Writes the output as far as the socket takes it; false on error. */
 static bool
 do_write(struct conn *c)
@@ -340,15 +358,15 @@ do_write(struct conn *c)
 	} else {
 		while (evbuffer_get_length(c->out) > 0) {
 			size_t len = evbuffer_get_length(c->out), n;
-			unsigned char *p;
+			const unsigned char *p;
 			int r;
 
-			/* One record of up to 16 KiB per SSL_write (a copy
-			 * only when the bytes span several chains); a repeat
-			 * must ask for the same length. */
+			/* One record of up to 16 KiB per SSL_write; a repeat
+			 * must ask for the same length (and, the write buffer
+			 * may move, the same bytes). */
 			n = c->ssl_wlen != 0 ? c->ssl_wlen :
 			    (len < CONN_TLS_RECORD ? len : CONN_TLS_RECORD);
-			p = evbuffer_pullup(c->out, (ssize_t)n);
+			p = record_bytes(c->out, n);
 			r = SSL_write(c->ssl, p, (int)n);
 			if (r > 0) {
 				c->ssl_wlen = 0;

@@ -510,17 +510,45 @@ static const char *const head_faults[] = {
 
 /* The first fault in s[0, n); *last is the byte before s and becomes the
  * last byte looked at before a fault. */
+/* The first CR or LF in s[0, n), or NULL. */
+static const char *
+find_cr_or_lf(const char *s, size_t n)
+{
+	const char *lf = memchr(s, '\n', n);
+	const char *cr = memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : n);
+
+	return cr != NULL ? cr : lf;
+}
+
 enum line_fault
 h1_line_fault(char *last, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+
+	while (i < n) {
 		char c = s[i];
+		const char *next;
 
 		if ((c == '\n' && *last != '\r') || (*last == '\r' && c != '\n'))
 			return LINE_BARE;
 		if (*last == '\n' && (c == ' ' || c == '\t'))
 			return LINE_FOLD;
 		*last = c;
+		i++;
+		if (c == '\r' || c == '\n' || i == n)
+			continue;
+		/* After any other byte, the bytes up to the next CR or LF
+		 * cannot be at fault: skip them (every head byte went
+		 * through this loop one at a time before, the largest cost
+		 * of parsing a head). */
+		next = find_cr_or_lf(s + i, n - i);
+		if (next == NULL) {
+			*last = s[n - 1];
+			break;
+		}
+		if (next > s + i)
+			*last = next[-1];
+		i = (size_t)(next - s);
 	}
 	return LINE_OK;
 }

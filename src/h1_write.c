@@ -3,20 +3,39 @@
  * from the neutral request and the field list the rewrite made
  * (headers.c); the client response from the neutral response and its
  * rewritten field list, with the framing the client gets.  Heads are
- * written straight into the outgoing buffer; nothing here
- * allocates.
+ * written straight into space reserved in the outgoing buffer.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "h1.h"
 #include "msg.h"
+#include "xalloc.h"
 
-/* Appends v in decimal: heads are written on every request, and printf
- * costs more than the rest of the rewrite. */
+/*
+ * A head is assembled in space reserved in the outgoing buffer, sized
+ * first from its parts: one reservation and one commit per head, where
+ * an evbuffer_add per name, separator and value cost more than the
+ * rest of the rewrite.
+ */
+struct head_out {
+	char *p;
+};
+
 static void
-add_u64(struct evbuffer *out, uint64_t v)
+put(struct head_out *o, const void *s, size_t n)
+{
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+#define PUT_LIT(o, lit)	put(o, lit, sizeof(lit) - 1)
+
+/* v in decimal (at most 20 digits). */
+static void
+put_u64(struct head_out *o, uint64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 
@@ -24,81 +43,125 @@ add_u64(struct evbuffer *out, uint64_t v)
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	evbuffer_add(out, p, (size_t)(buf + sizeof(buf) - p));
+	put(o, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static size_t
+fields_bytes(const struct field_list *fl)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < fl->n; i++)
+		n += fl->v[i].name_len + fl->v[i].value_len + 4;
+	return n;
 }
 
 static void
-add_str(struct evbuffer *out, const char *s)
+put_fields(struct head_out *o, const struct field_list *fl)
 {
-	evbuffer_add(out, s, strlen(s));
+	for (unsigned i = 0; i < fl->n; i++) {
+		const struct msg_field *f = &fl->v[i];
+
+		put(o, f->name, f->name_len);
+		PUT_LIT(o, ": ");
+		put(o, f->value, f->value_len);
+		PUT_LIT(o, "\r\n");
+	}
+}
+
+/* Room for the framing lines and the blank line: "Content-Length: "
+ * with 20 digits, or "Transfer-Encoding: chunked", or "Connection:
+ * close", each with its CRLF. */
+#define FRAMING_MAX	96
+
+static struct head_out
+head_begin(struct evbuffer *out, struct evbuffer_iovec *v, size_t bound)
+{
+	if (evbuffer_reserve_space(out, (ev_ssize_t)bound, v, 1) < 1)
+		xalloc_die(bound);
+	return (struct head_out){ v->iov_base };
 }
 
 static void
-write_field(struct evbuffer *out, const struct msg_field *f)
+head_end(struct evbuffer *out, struct evbuffer_iovec *v, struct head_out *o)
 {
-	evbuffer_add(out, f->name, f->name_len);
-	evbuffer_add(out, ": ", 2);
-	evbuffer_add(out, f->value, f->value_len);
-	evbuffer_add(out, "\r\n", 2);
+	v->iov_len = (size_t)(o->p - (char *)v->iov_base);
+	if (evbuffer_commit_space(out, v, 1) != 0)
+		abort();	/* the extent reserved above */
 }
 
 void
 h1_write_request(struct evbuffer *out, const struct msg_request *rq,
     bool absolute_form, const struct field_list *fl)
 {
-	add_str(out, rq->method);
-	evbuffer_add(out, " ", 1);
+	struct evbuffer_iovec v;
+	size_t mlen = strlen(rq->method);
+	struct head_out o = head_begin(out, &v, mlen + 1 + 8 +
+	    2 * rq->authority_len + rq->path_len + 17 + 2 + fields_bytes(fl) +
+	    FRAMING_MAX);
+
+	put(&o, rq->method, mlen);
+	PUT_LIT(&o, " ");
 	if (absolute_form) {
-		evbuffer_add(out, "https://", 8);
-		evbuffer_add(out, rq->authority, rq->authority_len);
+		PUT_LIT(&o, "https://");
+		put(&o, rq->authority, rq->authority_len);
 		/* "OPTIONS *" in absolute-form is the bare authority
 		 * (RFC 9112 3.2.4). */
 		if (!(rq->path_len == 1 && rq->path[0] == '*'))
-			evbuffer_add(out, rq->path, rq->path_len);
+			put(&o, rq->path, rq->path_len);
 	} else
-		evbuffer_add(out, rq->path, rq->path_len);
-	evbuffer_add(out, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(out, rq->authority, rq->authority_len);
-	evbuffer_add(out, "\r\n", 2);
-	for (unsigned i = 0; i < fl->n; i++)
-		write_field(out, &fl->v[i]);
+		put(&o, rq->path, rq->path_len);
+	PUT_LIT(&o, " HTTP/1.1\r\nHost: ");
+	put(&o, rq->authority, rq->authority_len);
+	PUT_LIT(&o, "\r\n");
+	put_fields(&o, fl);
 	switch (rq->body) {
 	case MSG_BODY_SIZED:
-		evbuffer_add(out, "Content-Length: ", 16);
-		add_u64(out, rq->content_length);
-		evbuffer_add(out, "\r\n", 2);
+		PUT_LIT(&o, "Content-Length: ");
+		put_u64(&o, rq->content_length);
+		PUT_LIT(&o, "\r\n");
 		break;
 	case MSG_BODY_STREAM:
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
 		break;
 	case MSG_BODY_NONE:
 		if (fl->length_zero)
-			evbuffer_add(out, "Content-Length: 0\r\n", 19);
+			PUT_LIT(&o, "Content-Length: 0\r\n");
 		break;
 	}
-	evbuffer_add(out, "\r\n", 2);
+	PUT_LIT(&o, "\r\n");
+	head_end(out, &v, &o);
 }
 
 void
 h1_write_response(struct evbuffer *out, const struct msg_response *rs,
     const struct field_list *fl, bool client_chunked, bool close)
 {
-	evbuffer_add(out, "HTTP/1.1 ", 9);
-	add_u64(out, rs->status);
-	evbuffer_add(out, " ", 1);
-	if (rs->reason_len > 0)
-		evbuffer_add(out, rs->reason, rs->reason_len);
-	else
-		add_str(out, h1_reason_phrase(rs->status));
-	evbuffer_add(out, "\r\n", 2);
-	for (unsigned i = 0; i < fl->n; i++)
-		write_field(out, &fl->v[i]);
+	const char *reason = rs->reason;
+	size_t rlen = rs->reason_len;
+	struct evbuffer_iovec v;
+	struct head_out o;
+
+	if (rlen == 0) {
+		reason = h1_reason_phrase(rs->status);
+		rlen = strlen(reason);
+	}
+	/* "HTTP/1.1 " and a status of at most 20 digits. */
+	o = head_begin(out, &v, 9 + 20 + 1 + rlen + 2 + fields_bytes(fl) +
+	    FRAMING_MAX);
+	PUT_LIT(&o, "HTTP/1.1 ");
+	put_u64(&o, rs->status);
+	PUT_LIT(&o, " ");
+	put(&o, reason, rlen);
+	PUT_LIT(&o, "\r\n");
+	put_fields(&o, fl);
 	/* An interim head has no body and says nothing of the connection. */
 	if (rs->status >= 200) {
 		if (rs->body == MSG_BODY_STREAM && client_chunked)
-			evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+			PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
 		if (close)
-			evbuffer_add(out, "Connection: close\r\n", 19);
+			PUT_LIT(&o, "Connection: close\r\n");
 	}
-	evbuffer_add(out, "\r\n", 2);
+	PUT_LIT(&o, "\r\n");
+	head_end(out, &v, &o);
 }

@@ -206,12 +206,14 @@ void
 headers_rewrite_request(const struct req_rewrite *r, struct field_list *fl)
 {
 	const struct msg_request *rq = r->rq;
+	struct msg_hop hop;
 	const char *v;
 	size_t len;
 
 	/* Via: "1.1 " + pseudonym; Forwarded: "for=\"[" + host + "]\";
 	 * proto=https" (and the NULs). */
 	start(fl, strlen(r->via) + strlen(r->client_host) + 64);
+	msg_hop_init(&hop, rq->fields, rq->nfields);
 	for (unsigned i = 0; i < rq->nfields; i++) {
 		const struct msg_field *f = &rq->fields[i];
 
@@ -220,8 +222,7 @@ headers_rewrite_request(const struct req_rewrite *r, struct field_list *fl)
 			fl->length_zero = rq->body == MSG_BODY_NONE;
 			continue;
 		}
-		if (msg_name_eq(f, "host") ||
-		    msg_hop_by_hop(rq->fields, rq->nfields, f))
+		if (msg_name_eq(f, "host") || msg_hop_is(&hop, f))
 			continue;
 		if (r->strip_identity && msg_name_eq(f, "x-3gpp-asserted-identity"))
 			continue;
@@ -252,10 +253,12 @@ void
 headers_rewrite_response(const struct msg_response *rs, const char *via,
     struct field_list *fl)
 {
+	struct msg_hop hop;
 	const char *v;
 	size_t len;
 
 	start(fl, strlen(via) + 8);
+	msg_hop_init(&hop, rs->fields, rs->nfields);
 	for (unsigned i = 0; i < rs->nfields; i++) {
 		const struct msg_field *f = &rs->fields[i];
 
@@ -267,7 +270,7 @@ headers_rewrite_response(const struct msg_response *rs, const char *via,
 				push(fl, f->name, f->name_len, f->value, f->value_len);
 			continue;
 		}
-		if (msg_hop_by_hop(rs->fields, rs->nfields, f))
+		if (msg_hop_is(&hop, f))
 			continue;
 		push(fl, f->name, f->name_len, f->value, f->value_len);
 	}

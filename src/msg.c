@@ -5,12 +5,16 @@
 
 #include "msg.h"
 
-bool
-msg_name_eq(const struct msg_field *f, const char *name)
+/* The first field whose name is name[0, len), any case, or NULL. */
+static const struct msg_field *
+msg_fields_find_n(const struct msg_field *fields, unsigned n, const char *name,
+    size_t len)
 {
-	size_t n = strlen(name);
-
-	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
+	for (unsigned i = 0; i < n; i++)
+		if (fields[i].name_len == len &&
+		    strncasecmp(fields[i].name, name, len) == 0)
+			return &fields[i];
+	return NULL;
 }
 
 const struct msg_field *
@@ -80,20 +84,62 @@ named_by_connection(const struct msg_field *fields, unsigned nfields,
 	return false;
 }
 
+/* The fields that are hop-by-hop whatever Connection says. */
+static bool
+fixed_hop(const struct msg_field *f)
+{
+#define HOP(lit)	{ lit, sizeof(lit) - 1 }
+	static const struct {
+		const char *name;
+		size_t len;
+	} hop[] = {
+		HOP("connection"), HOP("keep-alive"), HOP("proxy-connection"),
+		HOP("te"), HOP("upgrade"), HOP("transfer-encoding"),
+		HOP("proxy-authorization"), HOP("proxy-authenticate"),
+		HOP("trailer"),
+	};
+#undef HOP
+
+	/* Every field of every head comes here: lengths first. */
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (f->name_len == hop[i].len &&
+		    strncasecmp(f->name, hop[i].name, hop[i].len) == 0)
+			return true;
+	return false;
+}
+
 bool
 msg_hop_by_hop(const struct msg_field *fields, unsigned nfields,
     const struct msg_field *f)
 {
-	static const char *const hop[] = {
-		"connection", "keep-alive", "proxy-connection", "te",
-		"upgrade", "transfer-encoding", "proxy-authorization",
-		"proxy-authenticate", "trailer",
-	};
+	return fixed_hop(f) || named_by_connection(fields, nfields, f);
+}
 
-	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (msg_name_eq(f, hop[i]))
-			return true;
-	return named_by_connection(fields, nfields, f);
+void
+msg_hop_init(struct msg_hop *h, const struct msg_field *fields, unsigned n)
+{
+	h->fields = fields;
+	h->nfields = n;
+	h->named = false;
+	for (unsigned i = 0; i < n && !h->named; i++) {
+		const char *p = fields[i].value, *end = p + fields[i].value_len;
+		struct msg_field tok = { 0 };
+
+		if (!msg_name_eq(&fields[i], "connection"))
+			continue;
+		/* A token matters when it is not a fixed name and some field
+		 * of the head carries it ("close" names nothing, mostly). */
+		while (!h->named && msg_next_token(&p, end, &tok.name, &tok.name_len))
+			h->named = !fixed_hop(&tok) &&
+			    msg_fields_find_n(fields, n, tok.name, tok.name_len) != NULL;
+	}
+}
+
+bool
+msg_hop_is(const struct msg_hop *h, const struct msg_field *f)
+{
+	return fixed_hop(f) ||
+	    (h->named && named_by_connection(h->fields, h->nfields, f));
 }
 
 void

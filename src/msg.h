@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 /* One header field: spans owned by the codec. */
 struct msg_field {
@@ -62,8 +64,16 @@ struct msg_response {
 	uint64_t content_length;	/* MSG_BODY_SIZED */
 };
 
-/* Case-insensitive field name comparison with a lower-case literal. */
-bool	msg_name_eq(const struct msg_field *, const char *name);
+/* Case-insensitive field name comparison with a lower-case literal.
+ * Inline: every head compares each of its fields with a dozen names, and
+ * with a literal the length test costs nothing. */
+static inline bool
+msg_name_eq(const struct msg_field *f, const char *name)
+{
+	size_t n = strlen(name);
+
+	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
+}
 /* The first field named name among fields[0, n), or NULL. */
 const struct msg_field *msg_fields_find(const struct msg_field *fields,
 	    unsigned n, const char *name);
@@ -80,6 +90,20 @@ bool	msg_token_eq(const char *, size_t, const char *lit);
  * a connection-specific field, or one a Connection field names. */
 bool	msg_hop_by_hop(const struct msg_field *fields, unsigned n,
 	    const struct msg_field *f);
+
+/*
+ * The same for a pass over every field of a head: the Connection fields
+ * are read once (msg_hop_init), not once per field.  fields must stay
+ * as they are while h is used.
+ */
+struct msg_hop {
+	const struct msg_field *fields;
+	unsigned nfields;
+	bool named;	/* Connection names a field of the head beyond the fixed ones */
+};
+
+void	msg_hop_init(struct msg_hop *h, const struct msg_field *fields, unsigned n);
+bool	msg_hop_is(const struct msg_hop *h, const struct msg_field *f);
 
 /*
  * The fields of a head, in order, as the rewrite leaves them.  For an

@@ -6,8 +6,8 @@
 
 #include "xalloc.h"
 
-static void
-oom(size_t n)
+_Noreturn void
+xalloc_die(size_t n)
 {
 	fprintf(stderr, "mcxproxy: out of memory allocating %zu bytes\n", n);
 	abort();
@@ -19,7 +19,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		oom(n);
+		xalloc_die(n);
 	return p;
 }
 
@@ -29,7 +29,7 @@ xcalloc(size_t nmemb, size_t size)
 	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
 	if (p == NULL)
-		oom(nmemb * size);
+		xalloc_die(nmemb * size);
 	return p;
 }
 
@@ -39,7 +39,7 @@ xrealloc(void *old, size_t n)
 	void *p = realloc(old, n ? n : 1);
 
 	if (p == NULL)
-		oom(n);
+		xalloc_die(n);
 	return p;
 }
 
@@ -47,7 +47,7 @@ void *
 xreallocarray(void *old, size_t nmemb, size_t size)
 {
 	if (size != 0 && nmemb > SIZE_MAX / size)
-		oom(SIZE_MAX);
+		xalloc_die(SIZE_MAX);
 	return xrealloc(old, nmemb * size);
 }
 

@@ -17,5 +17,8 @@ void	*xrealloc(void *, size_t);
 void	*xreallocarray(void *, size_t nmemb, size_t size);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
+/* Says that n bytes could not be had, and aborts: for allocations made
+ * through a library (an evbuffer's reserved space). */
+_Noreturn void xalloc_die(size_t n);
 
 #endif

@@ -21,6 +21,7 @@
 #include <event2/buffer.h>
 
 #include "h1.h"
+#include "h1_priv.h"
 
 #define MAX_HEAD	8192
 #define MAX_FIELDS	100
@@ -2241,6 +2242,76 @@ START_TEST(empty_spans_on_fresh_parser)
 }
 END_TEST
 
+/*
+ * h1_line_fault skips the bytes between line ends; it must say what a
+ * byte-by-byte look says, for every input cut into any pieces (the state
+ * between pieces is the last byte).  The reference below is that look.
+ */
+static enum line_fault
+line_fault_bytewise(char *last, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if ((c == '\n' && *last != '\r') || (*last == '\r' && c != '\n'))
+			return LINE_BARE;
+		if (*last == '\n' && (c == ' ' || c == '\t'))
+			return LINE_FOLD;
+		*last = c;
+	}
+	return LINE_OK;
+}
+
+START_TEST(line_fault_matches_bytewise)
+{
+	static const char alphabet[] = "ab: \t\r\n";
+	uint32_t seed = 12345;
+	char buf[48];
+
+	for (int round = 0; round < 200000; round++) {
+		size_t n, cut;
+		char last_a = '\n', last_b = '\n';
+		enum line_fault a, b;
+
+		/* A small LCG: the same inputs on every run. */
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % sizeof(buf);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		seed = seed * 1103515245u + 12345u;
+		cut = n ? (seed >> 16) % (n + 1) : 0;
+		a = line_fault_bytewise(&last_a, buf, cut);
+		if (a == LINE_OK)
+			a = line_fault_bytewise(&last_a, buf + cut, n - cut);
+		b = h1_line_fault(&last_b, buf, cut);
+		if (b == LINE_OK)
+			b = h1_line_fault(&last_b, buf + cut, n - cut);
+		ck_assert_msg(a == b && last_a == last_b,
+		    "round %d: \"%.*s\" cut at %zu: fault %d last %d, bytewise %d last %d",
+		    round, (int)n, buf, cut, b, last_b, a, last_a);
+	}
+}
+END_TEST
+
+/* h1_is_token's bit set against RFC 9110's tchar list, every byte. */
+START_TEST(token_every_byte)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	for (int c = 0; c < 256; c++) {
+		char one = (char)c, three[3] = { 'a', (char)c, 'z' };
+		bool want = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
+
+		ck_assert_msg(h1_is_token(&one, 1) == want, "byte %d", c);
+		ck_assert_msg(h1_is_token(three, 3) == want, "byte %d inside", c);
+	}
+	ck_assert(!h1_is_token("", 0));
+}
+END_TEST
+
 static Suite *
 h1_suite(void)
 {
@@ -2258,6 +2329,8 @@ h1_suite(void)
 	tcase_add_test(tc, head_started);
 	tcase_add_test(tc, head_in_many_chains);
 	tcase_add_test(tc, head_in_separate_reads);
+	tcase_add_test(tc, line_fault_matches_bytewise);
+	tcase_add_test(tc, token_every_byte);
 	tcase_add_test(tc, pipelining);
 	suite_add_tcase(s, tc);
 

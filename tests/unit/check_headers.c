@@ -673,6 +673,36 @@ START_TEST(hop_by_hop_predicate)
 }
 END_TEST
 
+/* msg_hop_is (Connection read once per head) says what msg_hop_by_hop
+ * says for every field, whatever Connection names. */
+START_TEST(hop_by_hop_once_per_head)
+{
+	static const char *const heads[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nX: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nClose: 1\r\nX: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX-B: 2\r\nConnection: te, x-b ,X-c\r\nx-C: 3\r\nX-D: 4\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nConnection: X-E\r\nX-E: 1\r\nUpgrade: h2c\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: host\r\nX: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,,\r\nX: 1\r\n\r\n",
+	};
+
+	for (size_t k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+		struct msg m = parse_req(heads[k]);
+		struct msg_hop hop;
+
+		msg_hop_init(&hop, m.h->fields, m.h->nfields);
+		for (unsigned i = 0; i < m.h->nfields; i++)
+			ck_assert_msg(msg_hop_is(&hop, &m.h->fields[i]) ==
+			    msg_hop_by_hop(m.h->fields, m.h->nfields, &m.h->fields[i]),
+			    "head %zu field %u (%.*s)", k, i,
+			    (int)m.h->fields[i].name_len, m.h->fields[i].name);
+		msg_free(&m);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* h1_write_response */
 
@@ -963,6 +993,7 @@ headers_suite(void)
 	tcase_add_test(tc, req_absolute_form_to_partner);
 	tcase_add_test(tc, req_options_asterisk);
 	tcase_add_test(tc, hop_by_hop_predicate);
+	tcase_add_test(tc, hop_by_hop_once_per_head);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("response");
