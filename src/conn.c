@@ -13,7 +13,6 @@
  * timer fires early because of progress it is armed again for the rest.
  */
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,56 +30,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "conn.h"
+#include "conn_priv.h"
 #include "xalloc.h"
-
-enum conn_state {
-	CS_CONNECTING,		/* TCP connect running */
-	CS_HANDSHAKE,		/* TLS handshake running */
-	CS_OPEN,
-};
-
-struct conn {
-	int fd;
-	SSL *ssl;
-	enum conn_state state;
-	struct event rev, wev, tev;
-	bool rev_on, wev_on;		/* registered with the loop */
-	struct evbuffer *in, *out;
-	const struct conn_ops *ops;
-	void *arg;
-	size_t read_high;
-	size_t write_low;
-	bool want_read;			/* the owner's wish */
-	bool eof;			/* the peer closed: nothing more to read */
-	bool failed;			/* an error was met: no more I/O */
-	bool wblocked;			/* the socket refused output */
-	bool hs_read, hs_write;		/* what the handshake waits for */
-	bool read_wants_write;		/* SSL_read needs writability */
-	bool write_wants_read;		/* SSL_write needs readability */
-	bool kick;			/* run on_read without new bytes */
-	bool flush_due;			/* conn_flush: write later in this pass */
-	bool force;			/* read: OpenSSL holds plaintext */
-	unsigned pending;		/* event to report from the loop */
-	unsigned reported;		/* EOF, ERROR: told the owner once */
-	size_t ssl_wlen;		/* SSL_write to repeat, same length */
-	unsigned long ssl_err;
-	int err;
-	int64_t rto, wto;		/* deadlines, ms (0: none) */
-	int64_t rd_since, wr_since;	/* last progress, ms */
-	int64_t t_at;			/* timer expiry, ms (0: not armed) */
-	unsigned busy;			/* callbacks running */
-	bool dead;			/* conn_free called while busy */
-};
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool
 reading_wanted(const struct conn *c)
@@ -129,7 +80,7 @@ update_interest(struct conn *c)
 	if (r != c->rev_on) {
 		if (r) {
 			event_add(&c->rev, NULL);
-			c->rd_since = now_ms();
+			c->rd_since = conn_now_ms();
 		} else
 			event_del(&c->rev);
 		c->rev_on = r;
@@ -137,7 +88,7 @@ update_interest(struct conn *c)
 	if (w != c->wev_on) {
 		if (w) {
 			event_add(&c->wev, NULL);
-			c->wr_since = now_ms();
+			c->wr_since = conn_now_ms();
 		} else
 			event_del(&c->wev);
 		c->wev_on = w;
@@ -168,7 +119,7 @@ arm_timer(struct conn *c)
 	/* A timer already due sooner fires, finds progress, re-arms. */
 	if (t == 0 || (c->t_at != 0 && c->t_at <= t))
 		return;
-	d = t - now_ms();
+	d = t - conn_now_ms();
 	if (d < 0)
 		d = 0;
 	tv.tv_sec = (time_t)(d / 1000);
@@ -184,19 +135,6 @@ report_later(struct conn *c, unsigned what)
 	c->pending |= what;
 	c->reported |= what & (CONN_EV_ERROR | CONN_EV_EOF);
 	event_active(&c->wev, EV_TIMEOUT, 1);
-}
-
-/* Remembers the first OpenSSL error and empties the thread's queue, so
- * that the next SSL_get_error() on this thread is not misled. */
-static void
-ssl_failed(struct conn *c)
-{
-	unsigned long e = ERR_peek_error();
-
-	if (c->ssl_err == 0)
-		c->ssl_err = e;
-	ERR_clear_error();
-	c->failed = true;
 }
 
 static void
@@ -219,183 +157,6 @@ leave(struct conn *c)
 		really_free(c);
 }
 
-/* --- reading --- */
-
-/*
- * Reads what the socket (or OpenSSL) holds, up to the read mark.  Returns
- * the bytes added; sets eof or failed.  One read(2) that does not fill
- * the space means the socket is drained (see conn.h).
- */
-static size_t
-do_read(struct conn *c)
-{
-	struct evbuffer_iovec v;
-	size_t added = 0;
-	int n;
-
-	while (!c->eof && !c->failed &&
-	    (c->read_high == 0 || evbuffer_get_length(c->in) < c->read_high)) {
-		if (evbuffer_reserve_space(c->in, CONN_READ_SIZE, &v, 1) < 1) {
-			c->err = ENOMEM;
-			c->failed = true;
-			break;
-		}
-		/* The chain may hold more room than asked (libevent rounds
-		 * it up to a power of two): take CONN_READ_SIZE at most, so
-		 * that the input stops near the read mark. */
-		if (v.iov_len > CONN_READ_SIZE)
-			v.iov_len = CONN_READ_SIZE;
-		if (c->ssl != NULL) {
-			n = SSL_read(c->ssl, v.iov_base, (int)v.iov_len);
-			if (n > 0) {
-				v.iov_len = (size_t)n;
-				evbuffer_commit_space(c->in, &v, 1);
-				added += (size_t)n;
-				if (!SSL_has_pending(c->ssl))
-					break;
-				continue;
-			}
-			evbuffer_commit_space(c->in, &v, 0);
-			switch (SSL_get_error(c->ssl, n)) {
-			case SSL_ERROR_WANT_READ:
-				break;
-			case SSL_ERROR_WANT_WRITE:
-				/* A KeyUpdate answer must go out first. */
-				c->read_wants_write = true;
-				break;
-			case SSL_ERROR_ZERO_RETURN:
-				c->eof = true;
-				break;
-			case SSL_ERROR_SYSCALL:
-				c->err = errno;
-				if (c->err == 0 && ERR_peek_error() == 0) {
-					c->eof = true;	/* FIN without close_notify */
-					break;
-				}
-				ssl_failed(c);
-				break;
-			default:
-				ssl_failed(c);
-				break;
-			}
-			break;
-		}
-		n = (int)read(c->fd, v.iov_base, v.iov_len);
-		if (n > 0) {
-			size_t want = v.iov_len;
-
-			v.iov_len = (size_t)n;
-			evbuffer_commit_space(c->in, &v, 1);
-			added += (size_t)n;
-			if ((size_t)n < want)
-				break;
-			continue;
-		}
-		evbuffer_commit_space(c->in, &v, 0);
-		if (n == 0)
-			c->eof = true;
-		else if (errno == EINTR)
-			continue;
-		else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			c->err = errno;
-			c->failed = true;
-		}
-		break;
-	}
-	if (added > 0)
-		c->rd_since = now_ms();
-	return added;
-}
-
-/* --- writing --- */
-
-/*
- * The first n bytes of out, contiguous: in place when the first chain
- * holds them, else copied to a buffer of the thread (a response head and
- * its body are two chains; joining them in the evbuffer would allocate a
- * chain per response).  Valid until the next call.
- */
-static const unsigned char *
-record_bytes(struct evbuffer *out, size_t n)
-{
-	static _Thread_local unsigned char joined[CONN_TLS_RECORD];
-	struct evbuffer_iovec v;
-
-	if (evbuffer_peek(out, -1, NULL, &v, 1) >= 1 && v.iov_len >= n)
-		return v.iov_base;
-	evbuffer_copyout(out, joined, n);
-	return joined;
-}
-
-/* Writes the output as far as the socket takes it; false on error. */
-static bool
-do_write(struct conn *c)
-{
-	size_t before = evbuffer_get_length(c->out);
-
-	c->wblocked = false;
-	if (c->ssl == NULL) {
-		while (evbuffer_get_length(c->out) > 0) {
-			size_t len = evbuffer_get_length(c->out);
-			int n = evbuffer_write(c->out, c->fd);
-
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					c->wblocked = true;
-					break;
-				}
-				c->err = errno;
-				c->failed = true;
-				return false;
-			}
-			if ((size_t)n < len) {
-				c->wblocked = true;	/* the socket is full */
-				break;
-			}
-		}
-	} else {
-		while (evbuffer_get_length(c->out) > 0) {
-			size_t len = evbuffer_get_length(c->out), n;
-			const unsigned char *p;
-			int r;
-
-			/* One record of up to 16 KiB per SSL_write; a repeat
-			 * must ask for the same length (and, the write buffer
-			 * may move, the same bytes). */
-			n = c->ssl_wlen != 0 ? c->ssl_wlen :
-			    (len < CONN_TLS_RECORD ? len : CONN_TLS_RECORD);
-			p = record_bytes(c->out, n);
-			r = SSL_write(c->ssl, p, (int)n);
-			if (r > 0) {
-				c->ssl_wlen = 0;
-				evbuffer_drain(c->out, (size_t)r);
-				continue;
-			}
-			c->ssl_wlen = n;
-			switch (SSL_get_error(c->ssl, r)) {
-			case SSL_ERROR_WANT_WRITE:
-				c->wblocked = true;
-				break;
-			case SSL_ERROR_WANT_READ:
-				c->write_wants_read = true;
-				break;
-			case SSL_ERROR_SYSCALL:
-				c->err = errno;
-				/* FALLTHROUGH */
-			default:
-				ssl_failed(c);
-				return false;
-			}
-			break;
-		}
-	}
-	if (evbuffer_get_length(c->out) < before)
-		c->wr_since = now_ms();
-	return true;
-}
-
 /*
  * Writes what it can; tells the owner of an error, or that the output fell
  * to the low mark after having been above it.  Call within busy.
@@ -405,7 +166,7 @@ write_and_report(struct conn *c)
 {
 	size_t before = evbuffer_get_length(c->out), after;
 
-	if (!do_write(c)) {
+	if (!conn_do_write(c)) {
 		update_interest(c);
 		c->reported |= CONN_EV_ERROR;
 		c->ops->on_event(c->arg, CONN_EV_ERROR | CONN_EV_WRITING);
@@ -444,7 +205,7 @@ handshake(struct conn *c)
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->state = CS_OPEN;
-		c->wr_since = c->rd_since = now_ms();
+		c->wr_since = c->rd_since = conn_now_ms();
 		update_interest(c);
 		c->ops->on_event(c->arg, CONN_EV_CONNECTED);
 		if (!alive(c))
@@ -467,7 +228,7 @@ handshake(struct conn *c)
 		c->err = errno;
 		/* FALLTHROUGH */
 	default:
-		ssl_failed(c);
+		conn_ssl_failed(c);
 		update_interest(c);
 		c->reported |= CONN_EV_ERROR;
 		c->ops->on_event(c->arg, CONN_EV_ERROR | CONN_EV_READING);
@@ -496,7 +257,7 @@ connected(struct conn *c)
 	}
 	if (c->ssl == NULL) {
 		c->state = CS_OPEN;
-		c->wr_since = c->rd_since = now_ms();
+		c->wr_since = c->rd_since = conn_now_ms();
 		update_interest(c);
 		c->ops->on_event(c->arg, CONN_EV_CONNECTED);
 		if (alive(c))
@@ -513,7 +274,7 @@ connected(struct conn *c)
 static void
 read_and_report(struct conn *c, bool kicked)
 {
-	size_t added = do_read(c);
+	size_t added = conn_do_read(c);
 
 	update_interest(c);
 	if (added > 0 || kicked) {
@@ -616,7 +377,7 @@ static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	int64_t now = now_ms();
+	int64_t now = conn_now_ms();
 	unsigned ev = 0;
 
 	(void)fd;
@@ -841,7 +602,7 @@ conn_kick_read(struct conn *c)
 void
 conn_set_timeouts(struct conn *c, double read_s, double write_s)
 {
-	int64_t now = now_ms();
+	int64_t now = conn_now_ms();
 
 	c->rto = read_s > 0 ? (int64_t)(read_s * 1000 + 0.5) : 0;
 	c->wto = write_s > 0 ? (int64_t)(write_s * 1000 + 0.5) : 0;
