@@ -207,3 +207,15 @@ bufpool_thread_end(void)
 	}
 	cache.kept = 0;
 }
+
+bool
+bufpool_pooling(void)
+{
+	return POOLING;
+}
+
+size_t
+bufpool_kept(void)
+{
+	return cache.kept;
+}

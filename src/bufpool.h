@@ -27,6 +27,9 @@
 #ifndef MCX_BUFPOOL_H
 #define MCX_BUFPOOL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #define BUFPOOL_KEEP	(4u << 20)	/* bytes kept per thread at most */
 
 /* Routes libevent's and OpenSSL's allocations here.  Call before any
@@ -36,5 +39,9 @@ void	bufpool_install(void);
 /* Frees the blocks this thread keeps: at the end of every thread that
  * ran libevent code. */
 void	bufpool_thread_end(void);
+/* Whether blocks are kept at all (not under AddressSanitizer), and how
+ * many bytes this thread keeps now. */
+bool	bufpool_pooling(void);
+size_t	bufpool_kept(void);
 
 #endif
