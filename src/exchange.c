@@ -173,20 +173,35 @@ finish_exchange(struct exchange *x)
 	client_end(x);
 }
 
-/* Queues the request head on the stream just leased (the request pump
- * flushes it, with the first body bytes). */
+/*
+ * Queues the request head on the stream just leased (the request pump
+ * flushes it, with the first body bytes): rewritten (headers.c) and
+ * written for HTTP/1.1 into the stream's output.  A retry on a fresh
+ * connection writes it again, the same: nothing is kept for it.
+ */
 static void
 send_head(struct exchange *x)
 {
-	struct evbuffer *out = conn_output(up_conn(x));
+	const struct config *c = request_cfg(x);
+	struct field_list *fl = &x->lp->upfields;
+	struct req_rewrite rw;
 
-	/* Keep the head while a retry on a fresh connection is possible. */
-	if (upstream_is_reused(x->up) && !x->retried &&
-	    req_head(x)->method_idempotent && x->req == RQ_DONE)
-		evbuffer_add(out, evbuffer_pullup(x->head, -1),
-		    evbuffer_get_length(x->head));
-	else
-		evbuffer_add_buffer(out, x->head);
+	memset(&rw, 0, sizeof(rw));
+	rw.rq = &x->rq;
+	rw.via = c->headers.via;
+	/* Topology hiding: no own client addresses toward a partner. */
+	rw.forwarded = x->to_partner ? FORWARDED_OFF : c->headers.forwarded;
+	rw.client_host = x->cl.peer_host;
+	rw.client_tls = x->cl.tls;
+	/* From a partner, its policy says whether the identity passes. */
+	rw.strip_identity = x->cl.partner != NULL &&
+	    x->cl.partner->asserted_identity == IDENTITY_STRIP;
+	rw.absolute_form = x->to_partner;
+	rw.identity_field = c->headers.client_identity;
+	/* Who authenticated is for own servers only, never for partners. */
+	rw.identity = x->to_partner ? NULL : x->cl.peer_id;
+	headers_rewrite_request(&rw, fl);
+	h1_write_request(conn_output(up_conn(x)), &x->rq, x->to_partner, fl);
 }
 
 static bool pump_request(struct exchange *);
@@ -261,7 +276,6 @@ route_request(struct exchange *x)
 		.rq = &x->rq,
 	};
 	struct verdict v;
-	struct req_rewrite rw;
 	const char *why = NULL;
 
 	if (headers_request_msg(h, &x->rq, &why) < 0)
@@ -297,35 +311,15 @@ route_request(struct exchange *x)
 		break;
 	}
 	x->spec = upstream_pool_spec(x->pool);
-	memset(&rw, 0, sizeof(rw));
-	rw.rq = &x->rq;
-	rw.via = c->headers.via;
-	/* Topology hiding: no own client addresses toward a partner. */
-	rw.forwarded = x->to_partner ? FORWARDED_OFF : c->headers.forwarded;
-	rw.client_host = x->cl.peer_host;
-	rw.client_tls = x->cl.tls;
-	/* From a partner, its policy says whether the identity passes. */
-	rw.strip_identity = x->cl.partner != NULL &&
-	    x->cl.partner->asserted_identity == IDENTITY_STRIP;
-	rw.absolute_form = x->to_partner;
-	rw.identity_field = c->headers.client_identity;
-	/* Who authenticated is for own servers only, never for partners. */
-	rw.identity = x->to_partner ? NULL : x->cl.peer_id;
-	/* A copy kept for a retry may be left from the last request. */
-	evbuffer_drain(x->head, evbuffer_get_length(x->head));
-	headers_rewrite_request(&rw, &x->lp->upfields);
-	h1_write_request(x->head, &x->rq, x->to_partner, &x->lp->upfields);
 	connect_upstream(x, false);
 }
 
 void
-exchange_begin(struct exchange *x, struct h1_parser *req,
-    struct evbuffer *head)
+exchange_begin(struct exchange *x, struct h1_parser *req)
 {
 	const struct h1_head *h = h1_head(req);
 
 	x->req_parser = req;
-	x->head = head;
 	x->req = h->framing == H1_BODY_NONE ? RQ_DONE : RQ_BODY;
 	x->resp = RS_HEAD;
 	x->close_after = h->conn_close;

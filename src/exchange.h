@@ -132,7 +132,6 @@ struct exchange {
 	const struct upstream_spec *spec;
 	bool to_partner;
 	struct upstream_stream *up;	/* the leased stream */
-	struct evbuffer *head;		/* the upstream request head (lent) */
 	unsigned attempts;
 	bool retried;
 	enum req_state req;
@@ -153,12 +152,10 @@ struct exchange {
 struct exchange *exchange_new(struct loop *, const struct exchange_client *cl);
 /*
  * The request head in req (complete; its body, if any, follows in the
- * client's input) is routed and forwarded.  head: a buffer lent for the
- * upstream request head, kept by the caller across requests.  May call
- * the client's fail before it returns.
+ * client's input) is routed and forwarded.  May call the client's fail
+ * before it returns.
  */
-void	exchange_begin(struct exchange *, struct h1_parser *req,
-	    struct evbuffer *head);
+void	exchange_begin(struct exchange *, struct h1_parser *req);
 /* The client sent more bytes (the request body, or a pipelined request
  * that waits). */
 void	exchange_client_readable(struct exchange *);

@@ -508,8 +508,6 @@ static const char *const head_faults[] = {
 	[LINE_FOLD] = "line folding (obs-fold) in the head",
 };
 
-/* The first fault in s[0, n); *last is the byte before s and becomes the
- * last byte looked at before a fault. */
 /* The first CR or LF in s[0, n), or NULL. */
 static const char *
 find_cr_or_lf(const char *s, size_t n)
@@ -520,6 +518,8 @@ find_cr_or_lf(const char *s, size_t n)
 	return cr != NULL ? cr : lf;
 }
 
+/* The first fault in s[0, n); *last is the byte before s and becomes the
+ * last byte looked at before a fault. */
 enum line_fault
 h1_line_fault(char *last, const char *s, size_t n)
 {

@@ -50,7 +50,7 @@ spec_for_partner(const struct config *c, const struct partner_conf *pt,
 }
 
 static struct loop_gen *
-gen_new(struct loop *w, struct runtime *rt)
+gen_new(struct loop *lp, struct runtime *rt)
 {
 	const struct config *c = rt->cfg;
 	struct loop_gen *g = xcalloc(1, sizeof(*g));
@@ -62,15 +62,15 @@ gen_new(struct loop *w, struct runtime *rt)
 	g->partner_pools = xcalloc(c->npartners, sizeof(*g->partner_pools));
 	for (size_t i = 0; i < c->nservers; i++) {
 		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
-		sp.stats = &w->stats;
+		sp.stats = &lp->stats;
 		sp.ejected = rt->server_ejected[i];
-		g->server_pools[i] = upstream_pool_new(w->base, &sp);
+		g->server_pools[i] = upstream_pool_new(lp->base, &sp);
 	}
 	for (size_t i = 0; i < c->npartners; i++) {
 		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
-		sp.stats = &w->stats;
+		sp.stats = &lp->stats;
 		sp.ejected = rt->partner_ejected[i];
-		g->partner_pools[i] = upstream_pool_new(w->base, &sp);
+		g->partner_pools[i] = upstream_pool_new(lp->base, &sp);
 	}
 	return g;
 }
@@ -89,14 +89,14 @@ gen_retire(struct loop_gen *g)
 }
 
 struct loop_gen *
-loop_gen_get(struct loop *w)
+loop_gen_get(struct loop *lp)
 {
-	w->cur->refs++;
-	return w->cur;
+	lp->cur->refs++;
+	return lp->cur;
 }
 
 void
-loop_gen_put(struct loop *w, struct loop_gen *g)
+loop_gen_put(struct loop *lp, struct loop_gen *g)
 {
 	const struct config *c;
 
@@ -109,17 +109,17 @@ loop_gen_put(struct loop *w, struct loop_gen *g)
 		upstream_pool_free(g->partner_pools[i]);
 	free(g->server_pools);
 	free(g->partner_pools);
-	if (g->rt->generation != w->cur->rt->generation)
-		log_debug("worker %u: generation %u released", w->index,
+	if (g->rt->generation != lp->cur->rt->generation)
+		log_debug("worker %u: generation %u released", lp->index,
 		    g->rt->generation);
 	runtime_unref(g->rt);
 	free(g);
 }
 
 const struct config *
-loop_config(const struct loop *w)
+loop_config(const struct loop *lp)
 {
-	return w->cur->rt->cfg;
+	return lp->cur->rt->cfg;
 }
 
 static void
@@ -138,10 +138,10 @@ free_stack(struct parser_stack *st)
 #define RESP_HEAD_MAX (64 * 1024)
 
 struct h1_parser *
-loop_take_parser(struct loop *w, bool is_request)
+loop_take_parser(struct loop *lp, bool is_request)
 {
-	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
-	const struct config *c = loop_config(w);
+	struct parser_stack *st = is_request ? &lp->spare_req : &lp->spare_resp;
+	const struct config *c = loop_config(lp);
 
 	if (st->n > 0)
 		return st->v[--st->n];
@@ -152,9 +152,9 @@ loop_take_parser(struct loop *w, bool is_request)
 }
 
 void
-loop_give_parser(struct loop *w, struct h1_parser *p, bool is_request)
+loop_give_parser(struct loop *lp, struct h1_parser *p, bool is_request)
 {
-	struct parser_stack *st = is_request ? &w->spare_req : &w->spare_resp;
+	struct parser_stack *st = is_request ? &lp->spare_req : &lp->spare_resp;
 
 	if (p == NULL)
 		return;
@@ -171,47 +171,47 @@ loop_give_parser(struct loop *w, struct h1_parser *p, bool is_request)
 }
 
 void
-loop_session_gone(struct loop *w)
+loop_session_gone(struct loop *lp)
 {
-	if (w->draining && w->nsessions == 0)
-		event_base_loopbreak(w->base);
+	if (lp->draining && lp->nsessions == 0)
+		event_base_loopbreak(lp->base);
 }
 
 
 void
-loop_init(struct loop *w, unsigned index, struct event_base *base,
+loop_init(struct loop *lp, unsigned index, struct event_base *base,
     struct runtime *rt, struct loop_shared *sh)
 {
-	memset(w, 0, sizeof(*w));
-	w->index = index;
-	w->base = base;
-	w->shared = sh;
-	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) !=
-	    (ssize_t)sizeof(w->id_prefix))
-		w->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
-	w->cur = gen_new(w, rt);
+	memset(lp, 0, sizeof(*lp));
+	lp->index = index;
+	lp->base = base;
+	lp->shared = sh;
+	if (getrandom(&lp->id_prefix, sizeof(lp->id_prefix), 0) !=
+	    (ssize_t)sizeof(lp->id_prefix))
+		lp->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	lp->cur = gen_new(lp, rt);
 }
 
 void
-loop_set_runtime(struct loop *w, struct runtime *rt)
+loop_set_runtime(struct loop *lp, struct runtime *rt)
 {
-	struct loop_gen *old = w->cur;
+	struct loop_gen *old = lp->cur;
 
-	w->cur = gen_new(w, rt);
+	lp->cur = gen_new(lp, rt);
 	gen_retire(old);
 	/* Spare parsers carry the old header limits. */
-	free_stack(&w->spare_req);
-	free_stack(&w->spare_resp);
-	loop_gen_put(w, old);
+	free_stack(&lp->spare_req);
+	free_stack(&lp->spare_resp);
+	loop_gen_put(lp, old);
 }
 
 void
-loop_fini(struct loop *w)
+loop_fini(struct loop *lp)
 {
-	loop_gen_put(w, w->cur);
-	w->cur = NULL;
-	free_stack(&w->spare_req);
-	free_stack(&w->spare_resp);
-	field_list_free(&w->upfields);
-	field_list_free(&w->downfields);
+	loop_gen_put(lp, lp->cur);
+	lp->cur = NULL;
+	free_stack(&lp->spare_req);
+	free_stack(&lp->spare_resp);
+	field_list_free(&lp->upfields);
+	field_list_free(&lp->downfields);
 }

@@ -72,7 +72,6 @@ struct session {
 	char peer_id[128];		/* authenticated identity, "" if none */
 	const struct partner_conf *partner;	/* partner listener: who it is */
 	struct h1_parser *req;
-	struct evbuffer *uphead;	/* lent to every request's exchange */
 	bool in_exchange;
 	bool truncated;		/* a response was cut: close without close_notify */
 	size_t lingered;	/* bytes discarded in S_LINGER */
@@ -240,8 +239,6 @@ session_close(struct session *s, const char *reason)
 	    !s->truncated)
 		conn_close_notify(s->conn);
 	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
-	if (s->uphead != NULL)
-		evbuffer_free(s->uphead);
 	conn_free(s->conn);	/* closes the fd, frees the SSL */
 	loop_gen_put(lp, s->g);
 	loop_give_parser(lp, s->req, true);
@@ -406,10 +403,8 @@ session_keep_alive(struct session *s)
 	/* An idle connection holds no parser (see loop_take_parser). */
 	loop_give_parser(s->lp, s->req, true);
 	s->req = NULL;
-	/* Nor an exchange, nor a copy of the last head kept for a retry. */
+	/* Nor an exchange. */
 	free_exchange(s);
-	if (s->uphead != NULL)
-		evbuffer_drain(s->uphead, evbuffer_get_length(s->uphead));
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(conn_input(s->conn)) > 0)
@@ -458,9 +453,7 @@ session_process_head(struct session *s)
 	case H1_DONE:
 		set_state(s, S_EXCHANGE);
 		evtimer_del(s->timer);
-		if (s->uphead == NULL)
-			s->uphead = evbuffer_new();
-		exchange_begin(new_exchange(s), s->req, s->uphead);
+		exchange_begin(new_exchange(s), s->req);
 		return;
 	}
 }

@@ -157,7 +157,6 @@ struct client {
 	struct evbuffer *in;		/* what the client sent */
 	struct evbuffer *out;		/* what went to it */
 	struct h1_parser *req;
-	struct evbuffer *uphead;
 	struct exchange *x;
 	int heads, ends, fails, aborts, stalls, flushes;
 	unsigned head_status, fail_status;
@@ -290,7 +289,6 @@ client_setup(void)
 	memset(&cl, 0, sizeof(cl));
 	cl.in = evbuffer_new();
 	cl.out = evbuffer_new();
-	cl.uphead = evbuffer_new();
 }
 
 static void
@@ -301,7 +299,6 @@ client_teardown(void)
 		h1_parser_free(cl.req);
 	evbuffer_free(cl.in);
 	evbuffer_free(cl.out);
-	evbuffer_free(cl.uphead);
 	if (origin_fd >= 0)
 		close(origin_fd);
 	close(origin_lfd);
@@ -329,7 +326,7 @@ request(enum listener_role role, const char *text)
 	evbuffer_add(cl.in, text, strlen(text));
 	ck_assert_int_eq(h1_parse_head(cl.req, cl.in), H1_DONE);
 	cl.x = exchange_new(&lp, &c);
-	exchange_begin(cl.x, cl.req, cl.uphead);
+	exchange_begin(cl.x, cl.req);
 }
 
 /* More bytes from the client (a body's rest). */
@@ -384,6 +381,45 @@ START_TEST(keep_alive_reuses_the_upstream_connection)
 	write_all(origin_fd, "HTTP/1.1 204 No Content\r\n\r\n", 27);
 	RUN_UNTIL(cl.ends == 2);
 	ck_assert_int_eq(accepts, 1);
+}
+END_TEST
+
+/* A GET sent on a reused connection that the server closes unanswered
+ * goes again on a fresh one, with the same head (written anew: nothing
+ * is kept for the retry). */
+START_TEST(retry_sends_the_same_head)
+{
+	char *first, *again;
+	size_t n;
+
+	request(ROLE_TRUSTED, "GET /a HTTP/1.1\r\n" KMS "\r\n");
+	RUN_UNTIL(origin_read() && origin_has("\r\n\r\n"));
+	write_all(origin_fd, "HTTP/1.1 204 No Content\r\n\r\n", 27);
+	RUN_UNTIL(cl.ends == 1);
+	evbuffer_drain(origin_got, (size_t)-1);
+	request(ROLE_TRUSTED, "GET /b?q=1 HTTP/1.1\r\n" KMS
+	    "Accept: application/json\r\nX-Req: 7\r\n\r\n");
+	RUN_UNTIL(origin_read() && origin_has("\r\n\r\n"));
+	n = evbuffer_get_length(origin_got);
+	first = calloc(1, n + 1);
+	evbuffer_remove(origin_got, first, n);
+	close(origin_fd);
+	origin_fd = -1;
+	RUN_UNTIL(origin_read() && origin_has("\r\n\r\n"));
+	ck_assert_int_eq(accepts, 2);
+	n = evbuffer_get_length(origin_got);
+	again = calloc(1, n + 1);
+	evbuffer_copyout(origin_got, again, n);
+	ck_assert_str_eq(again, first);
+	ck_assert(strstr(again, "GET /b?q=1 HTTP/1.1\r\n") == again);
+	ck_assert(strstr(again, "X-Req: 7\r\n") != NULL);
+	ck_assert(strstr(again, "Via: 1.1 mcxproxy\r\n") != NULL);
+	write_all(origin_fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40);
+	RUN_UNTIL(cl.ends == 2);
+	ck_assert_uint_eq(cl.head_status, 200);
+	ck_assert_int_eq(cl.fails + cl.aborts, 0);
+	free(first);
+	free(again);
 }
 END_TEST
 
@@ -563,6 +599,7 @@ exchange_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, get_is_forwarded_and_answered);
 	tcase_add_test(tc, keep_alive_reuses_the_upstream_connection);
+	tcase_add_test(tc, retry_sends_the_same_head);
 	tcase_add_test(tc, body_streams_with_its_head);
 	tcase_add_test(tc, refusal_answers_without_upstream);
 	tcase_add_test(tc, bad_chunk_reaches_no_upstream);
