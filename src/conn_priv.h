@@ -46,7 +46,10 @@ struct conn {
 	bool force;			/* read: OpenSSL holds plaintext */
 	unsigned pending;		/* event to report from the loop */
 	unsigned reported;		/* EOF, ERROR: told the owner once */
-	size_t ssl_wlen;		/* SSL_write to repeat, same length */
+	/* An SSL_write to repeat with the same length and bytes: while it
+	 * is not 0, out may grow but must not be drained (only a
+	 * connection that is then closed may drop its output). */
+	size_t ssl_wlen;
 	unsigned long ssl_err;
 	int err;
 	int64_t rto, wto;		/* deadlines, ms (0: none) */
