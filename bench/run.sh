@@ -174,7 +174,7 @@ build_mcxproxy() { # sets MCX_BIN
     local blog=$OUT/build.log need=() p
     [[ -f $ROOT/configure.ac ]] || die "no MCXPROXY given, no $ROOT/mcxproxy and no source tree at $ROOT to build"
     if command -v dpkg-query >/dev/null 2>&1; then
-        for p in gcc make autoconf automake pkg-config libevent-dev libssl-dev libconfig-dev check node-llhttp; do
+        for p in gcc make autoconf automake pkg-config libevent-dev libssl-dev libconfig-dev libnghttp2-dev libsystemd-dev check node-llhttp; do
             pkg_installed "$p" || need+=("$p")
         done
         ((${#need[@]} == 0)) || apt_install "${need[@]}"

@@ -15,12 +15,14 @@
 # satisfied by either and installs as "a".
 
 DEPS_BUILD="build-essential autoconf automake pkgconf|pkg-config libevent-dev
-libssl-dev libconfig-dev libsystemd-dev check node-llhttp curl openssl python3"
+libssl-dev libconfig-dev libsystemd-dev libnghttp2-dev check node-llhttp curl openssl
+python3"
 # slowhttptest: 58-slow-clients; haproxy: 95-differential; clang and
-# libclang-rt-14-dev: the libFuzzer harnesses (tests/fuzz).
+# libclang-rt-14-dev: the libFuzzer harnesses (tests/fuzz); nghttp2-server
+# (nghttpd), nghttp2-client (nghttp, h2load) and python3-h2: the HTTP/2 tests.
 DEPS_TEST="nginx|nginx-light gnutls-bin testssl.sh slowhttptest haproxy
-clang libclang-rt-14-dev"
-DEPS_BENCH="haproxy wrk"
+clang libclang-rt-14-dev nghttp2-server nghttp2-client python3-h2"
+DEPS_BENCH="haproxy wrk nghttp2-client"
 # systemd is only there for systemd-analyze (verify, security): nothing is
 # booted with it.  procps: ps.
 DEPS_PACKAGE="debhelper lintian systemd procps"
