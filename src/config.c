@@ -126,6 +126,11 @@ listener_check(struct ctab *ct, const config_setting_t *s, void *p)
 	if (l->role != ROLE_TRUSTED && allow != NULL)
 		ctab_error(ct, allow, "allow is only for listeners of role "
 		    "\"trusted\"");
+	for (size_t i = 0; i < l->nalpn; i++)
+		if (l->alpn[i] == PROTO_H2 && !l->tls.enabled)
+			ctab_error(ct, config_setting_get_member(s, "alpn"),
+			    "alpn \"h2\" needs tls on the listener: HTTP/2 "
+			    "is offered to clients over TLS only (no h2c)");
 }
 
 static void
@@ -160,6 +165,7 @@ static const char *const level_names[] =
 static const char *const access_format_names[] = { "text", "json", NULL };
 static const char *const forwarded_names[] =
 	{ "off", "x-forwarded-for", "forwarded", "both", NULL };
+static const char *const proto_names[] = { "http/1.1", "h2", NULL };
 static const char *const role_names[] = { "ue", "trusted", "partner", NULL };
 static const char *const identity_names[] =
 	{ "strip", "pass", "reject", NULL };
@@ -182,6 +188,15 @@ static const struct ctab_key log_keys[] = {
 	CT_END
 };
 
+/* Per client HTTP/2 connection (RFC 9113 section 6.5.2). */
+static const struct ctab_key h2_limits_keys[] = {
+	CT_UINT("max_concurrent_streams", CF(limits.h2.max_concurrent_streams),
+	    1, 10000, 100),
+	CT_UINT("initial_window", CF(limits.h2.initial_window), 1, 2147483647,
+	    65535),
+	CT_END
+};
+
 /* max_body_bytes = 0 means unlimited: refusing every body is never meant. */
 static const struct ctab_key limits_keys[] = {
 	CT_UINT("max_connections", CF(limits.max_connections), 1, 10000000,
@@ -194,6 +209,7 @@ static const struct ctab_key limits_keys[] = {
 	    .min = 0, .max = 1LL << 62, .def = 16777216 },
 	CT_UINT("max_header_fields", CF(limits.max_header_fields), 1, 10000,
 	    100),
+	CT_GROUP("h2", 0, h2_limits_keys, NULL),
 	CT_END
 };
 
@@ -260,6 +276,8 @@ static const struct ctab_key listener_keys[] = {
 	    .noff = LC(address) },
 	CT_GROUP("tls", LC(tls), listener_tls_keys, tls_server_check),
 	CT_ARRAY("allow", CT_CIDRS, 0, LC(allow), LC(nallow)),
+	{ CT_KEY("alpn", CT_ENUMS, 0, LC(alpn)), .noff = LC(nalpn),
+	    .names = proto_names },
 	CT_END
 };
 
@@ -278,6 +296,10 @@ static const struct ctab_key partner_tls_keys[] = { TLS_CLIENT_KEYS(true) };
 static const struct ctab_key pool_keys[] = {
 	CT_UINT("max_idle", PO(max_idle), 0, 100000, 32),
 	CT_UINT("max_connections", PO(max_connections), 1, 1000000, 512),
+	CT_UINT("max_streams", PO(max_streams), 1, 10000, 100),
+	CT_SECS("ping_interval", PO(ping_interval), TIMEOUT_MAX, 30),
+	/* 0 until resolved: timeouts.client_idle, as before the key. */
+	CT_SECS("idle_timeout", PO(idle_timeout), TIMEOUT_MAX, 0),
 	CT_END
 };
 
@@ -294,6 +316,7 @@ static const struct ctab_key server_keys[] = {
 	CT_ARRAY("paths", CT_UPATHS, 0, SC(paths), SC(npaths)),
 	CT_ARRAY("targets", CT_ADDRS, CT_REQUIRED, SC(targets), SC(ntargets)),
 	CT_GROUP("tls", SC(tls), server_tls_keys, tls_client_check),
+	CT_ENUM("protocol", 0, SC(protocol), proto_names, PROTO_HTTP1),
 	CT_GROUP("pool", SC(pool), pool_keys, NULL),
 	CT_GROUP("health", SC(health), health_keys, NULL),
 	CT_END
@@ -304,6 +327,7 @@ static const struct ctab_key partner_keys[] = {
 	CT_ARRAY("hosts", CT_HOSTS, CT_REQUIRED, PC(hosts), PC(nhosts)),
 	CT_ARRAY("proxy", CT_ADDRS, CT_REQUIRED, PC(proxies), PC(nproxies)),
 	CT_GROUP("tls", PC(tls), partner_tls_keys, tls_client_check),
+	CT_ENUM("protocol", 0, PC(protocol), proto_names, PROTO_HTTP1),
 	CT_GROUP("pool", PC(pool), pool_keys, NULL),
 	CT_ENUM("asserted_identity", 0, PC(asserted_identity), identity_names,
 	    IDENTITY_STRIP),
@@ -464,6 +488,31 @@ cross_check(struct ctab *ct, const config_setting_t *root, struct config *cf)
 	}
 }
 
+/* Defaults that depend on other settings, or that a list cannot have. */
+static void
+resolve_defaults(struct config *cf)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nlisteners; i++) {
+		struct listener_conf *l = &cf->listeners[i];
+
+		if (l->nalpn == 0) {
+			l->alpn = xcalloc(1, sizeof(*l->alpn));
+			l->alpn[0] = PROTO_HTTP1;
+			l->nalpn = 1;
+		}
+	}
+	for (i = 0; i < cf->nservers; i++)
+		if (cf->servers[i].pool.idle_timeout == 0)
+			cf->servers[i].pool.idle_timeout =
+			    cf->timeouts.client_idle;
+	for (i = 0; i < cf->npartners; i++)
+		if (cf->partners[i].pool.idle_timeout == 0)
+			cf->partners[i].pool.idle_timeout =
+			    cf->timeouts.client_idle;
+}
+
 struct config *
 config_load(const char *path, struct errlist *errs)
 {
@@ -499,6 +548,7 @@ config_load(const char *path, struct errlist *errs)
 	}
 	config_destroy(&lc);
 	ctab_fini(&ct);
+	resolve_defaults(cf);
 
 	if (cf->workers == 0) {
 		n = sysconf(_SC_NPROCESSORS_ONLN);

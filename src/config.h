@@ -42,6 +42,12 @@ enum forwarded_mode {		/* client address toward upstreams */
 	FORWARDED_BOTH,
 };
 
+/* The HTTP version spoken on a hop (ALPN names in config files). */
+enum http_proto {
+	PROTO_HTTP1,		/* "http/1.1", the default everywhere */
+	PROTO_H2,		/* "h2": RFC 9113 */
+};
+
 /* One more certificate of a listener, chosen by SNI. */
 struct tls_cert_conf {
 	char *certificate;
@@ -84,12 +90,19 @@ struct listener_conf {
 	struct tls_server_conf tls;
 	struct cidr *allow;	/* trusted: admitted sources */
 	size_t nallow;
+	/* ALPN offered to clients, preferred first (enum http_proto);
+	 * never empty after loading: ["http/1.1"] by default. */
+	int *alpn;
+	size_t nalpn;
 	int line;
 };
 
 struct pool_conf {
 	unsigned max_idle;	/* idle keep-alive connections kept, per worker */
 	unsigned max_connections; /* open connections at most, per worker */
+	unsigned max_streams;	/* HTTP/2: requests at once per connection */
+	double ping_interval;	/* HTTP/2: PING after this long idle */
+	double idle_timeout;	/* idle connections closed after; resolved */
 };
 
 struct health_conf {
@@ -107,6 +120,7 @@ struct server_conf {
 	struct target *targets;
 	size_t ntargets;
 	struct tls_client_conf tls;
+	enum http_proto protocol;
 	struct pool_conf pool;
 	struct health_conf health;
 	int line;
@@ -119,6 +133,7 @@ struct partner_conf {
 	struct target *proxies;
 	size_t nproxies;
 	struct tls_client_conf tls;
+	enum http_proto protocol;
 	struct pool_conf pool;
 	enum identity_policy asserted_identity;
 	int line;
@@ -144,6 +159,10 @@ struct config {
 		unsigned max_header_bytes;
 		uint64_t max_body_bytes;
 		unsigned max_header_fields;
+		struct {	/* per client HTTP/2 connection */
+			unsigned max_concurrent_streams;
+			unsigned initial_window;
+		} h2;
 	} limits;
 
 	struct {		/* seconds */

@@ -249,7 +249,58 @@ read_access(struct ctab *ct, const config_setting_t *s, const char *v,
 	}
 }
 
-/* One element of a CT_HOSTS, CT_UPATHS, CT_ADDRS or CT_CIDRS list. */
+/* The index of v in k->names, or -1 (reported). */
+static int
+enum_index(struct ctab *ct, const config_setting_t *s, const char *v,
+    const struct ctab_key *k, const char *path)
+{
+	char choices[256] = "";
+	size_t i, n;
+
+	for (i = 0; k->names[i] != NULL; i++) {
+		if (strcmp(v, k->names[i]) == 0)
+			return (int)i;
+		n = strlen(choices);
+		snprintf(choices + n, sizeof(choices) - n, "%s\"%s\"",
+		    i == 0 ? "" : k->names[i + 1] == NULL ? " or " : ", ",
+		    k->names[i]);
+	}
+	ctab_error(ct, s, "%s must be %s, not \"%s\"", path, choices, v);
+	return -1;
+}
+
+static void
+read_enum(struct ctab *ct, const config_setting_t *s, const char *v,
+    const struct ctab_key *k, void *base, const char *path)
+{
+	int i = enum_index(ct, s, v, k, path);
+
+	if (i >= 0)
+		*AT(base, k->off, int) = i;
+}
+
+/* An element of a CT_ENUMS list: appended once. */
+static void
+read_enum_elem(struct ctab *ct, const config_setting_t *e, const char *v,
+    const struct ctab_key *k, void *base, const char *path)
+{
+	size_t *n = AT(base, k->noff, size_t);
+	int **arr = AT(base, k->off, int *);
+	int i = enum_index(ct, e, v, k, path);
+
+	if (i < 0)
+		return;
+	for (size_t j = 0; j < *n; j++)
+		if ((*arr)[j] == i) {
+			ctab_error(ct, e, "%s lists \"%s\" twice", path, v);
+			return;
+		}
+	*arr = xreallocarray(*arr, *n + 1, sizeof(int));
+	(*arr)[(*n)++] = i;
+}
+
+/* One element of a CT_HOSTS, CT_UPATHS, CT_ADDRS, CT_CIDRS or CT_ENUMS
+ * list. */
 static void
 read_elem(struct ctab *ct, const config_setting_t *e, const char *v,
     const struct ctab_key *k, void *base, const char *path)
@@ -296,6 +347,9 @@ read_elem(struct ctab *ct, const config_setting_t *e, const char *v,
 		}
 		*arr = xreallocarray(*arr, *n + 1, sizeof(c));
 		((struct cidr *)*arr)[(*n)++] = c;
+		break;
+	case CT_ENUMS:
+		read_enum_elem(ct, e, v, k, base, path);
 		break;
 	default:
 		abort();
@@ -352,26 +406,6 @@ ctab_defaults(const struct ctab_key *keys, void *base)
 		else if (k->type == CT_GROUP)
 			ctab_defaults(k->sub, AT(base, k->off, char));
 	}
-}
-
-static void
-read_enum(struct ctab *ct, const config_setting_t *s, const char *v,
-    const struct ctab_key *k, void *base, const char *path)
-{
-	char choices[256] = "";
-	size_t i, n;
-
-	for (i = 0; k->names[i] != NULL; i++) {
-		if (strcmp(v, k->names[i]) == 0) {
-			*AT(base, k->off, int) = (int)i;
-			return;
-		}
-		n = strlen(choices);
-		snprintf(choices + n, sizeof(choices) - n, "%s\"%s\"",
-		    i == 0 ? "" : k->names[i + 1] == NULL ? " or " : ", ",
-		    k->names[i]);
-	}
-	ctab_error(ct, s, "%s must be %s, not \"%s\"", path, choices, v);
 }
 
 static void
@@ -502,6 +536,7 @@ read_key(struct ctab *ct, const config_setting_t *s, const struct ctab_key *k,
 	case CT_UPATHS:
 	case CT_ADDRS:
 	case CT_CIDRS:
+	case CT_ENUMS:
 		read_strlist(ct, s, k, base, path);
 		break;
 	case CT_GROUP:

@@ -44,6 +44,7 @@ enum ctab_type {
 	CT_UPATHS,	/* char *: URI path prefixes */
 	CT_ADDRS,	/* struct target */
 	CT_CIDRS,	/* struct cidr */
+	CT_ENUMS,	/* int: indexes in names, each at most once */
 	/* Aggregates. */
 	CT_GROUP,	/* a group read with sub into base + off */
 	CT_LIST,	/* a list of groups: array at off, count at noff */
@@ -60,7 +61,7 @@ struct ctab_key {
 	size_t noff;
 	long long min, max, def;
 	const char *sdef;		/* CT_STR, CT_TOKEN default */
-	const char *const *names;	/* CT_ENUM, NULL-terminated */
+	const char *const *names;	/* CT_ENUM, CT_ENUMS; NULL-terminated */
 	const struct ctab_key *sub;	/* CT_GROUP, CT_LIST */
 	size_t esz;			/* CT_LIST element size */
 	/* CT_GROUP, CT_LIST: checks across members, once they are read. */

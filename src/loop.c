@@ -26,10 +26,11 @@ spec_for_server(const struct config *c, const struct server_conf *sv,
 	sp->ntargets = sv->ntargets;
 	sp->tls = &sv->tls;
 	sp->ssl_ctx = ctx;
+	sp->protocol = sv->protocol;
 	sp->pool = sv->pool;
 	sp->health = sv->health;
 	sp->connect_timeout = c->timeouts.upstream_connect;
-	sp->idle_timeout = c->timeouts.client_idle;
+	sp->idle_timeout = sp->pool.idle_timeout;
 }
 
 static void
@@ -42,11 +43,12 @@ spec_for_partner(const struct config *c, const struct partner_conf *pt,
 	sp->ntargets = pt->nproxies;
 	sp->tls = &pt->tls;
 	sp->ssl_ctx = ctx;
+	sp->protocol = pt->protocol;
 	sp->pool = pt->pool;
 	sp->health.interval = 5.0;
 	sp->health.fails = 3;
 	sp->connect_timeout = c->timeouts.upstream_connect;
-	sp->idle_timeout = c->timeouts.client_idle;
+	sp->idle_timeout = sp->pool.idle_timeout;
 }
 
 static struct loop_gen *

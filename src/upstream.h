@@ -45,6 +45,7 @@ struct upstream_spec {
 	size_t ntargets;
 	const struct tls_client_conf *tls;
 	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain TCP */
+	enum http_proto protocol;
 	struct pool_conf pool;
 	struct health_conf health;
 	double connect_timeout;

@@ -596,6 +596,68 @@ START_TEST(test_enums)
 }
 END_TEST
 
+/* HTTP/2 keys (issue 11): protocols, pool streams, ALPN, limits.h2. */
+START_TEST(test_http2_keys)
+{
+	expect_ok(MINIMAL "servers = ( { name = \"kms\"; hosts = \"k.example\";\n"
+	    " targets = \"127.0.0.1:8001\"; } );\n"
+	    "timeouts = { client_idle = 42; };\n");
+	ck_assert_int_eq(cf->servers[0].protocol, PROTO_HTTP1);
+	ck_assert_uint_eq(cf->servers[0].pool.max_streams, 100);
+	ck_assert(cf->servers[0].pool.ping_interval == 30);
+	/* Idle pooled connections: timeouts.client_idle, as before. */
+	ck_assert(cf->servers[0].pool.idle_timeout == 42);
+	ck_assert_uint_eq(cf->listeners[0].nalpn, 1);
+	ck_assert_int_eq(cf->listeners[0].alpn[0], PROTO_HTTP1);
+	ck_assert_uint_eq(cf->limits.h2.max_concurrent_streams, 100);
+	ck_assert_uint_eq(cf->limits.h2.initial_window, 65535);
+
+	expect_ok(DOMAIN "listeners = ( { role = \"ue\"; address = \"[::]:443\";\n"
+	    " tls = { certificate = \"tls/cert.pem\"; key = \"tls/key.pem\"; };\n"
+	    " alpn = [\"h2\", \"http/1.1\"]; } );\n"
+	    "limits = { h2 = { max_concurrent_streams = 7;\n"
+	    " initial_window = 1048576; }; };\n"
+	    "servers = ( { name = \"kms\"; hosts = \"k.example\";\n"
+	    " targets = \"127.0.0.1:8001\"; protocol = \"h2\";\n"
+	    " pool = { max_streams = 10; ping_interval = 2.5;\n"
+	    " idle_timeout = 9; }; } );\n"
+	    "partners = ( { domain = \"p.example\"; hosts = \"p.example\";\n"
+	    " proxy = \"192.0.2.1:443\"; protocol = \"h2\"; } );\n");
+	ck_assert_uint_eq(cf->listeners[0].nalpn, 2);
+	ck_assert_int_eq(cf->listeners[0].alpn[0], PROTO_H2);
+	ck_assert_int_eq(cf->listeners[0].alpn[1], PROTO_HTTP1);
+	ck_assert_uint_eq(cf->limits.h2.max_concurrent_streams, 7);
+	ck_assert_uint_eq(cf->limits.h2.initial_window, 1048576);
+	ck_assert_int_eq(cf->servers[0].protocol, PROTO_H2);
+	ck_assert_uint_eq(cf->servers[0].pool.max_streams, 10);
+	ck_assert(cf->servers[0].pool.ping_interval == 2.5);
+	ck_assert(cf->servers[0].pool.idle_timeout == 9);
+	ck_assert_int_eq(cf->partners[0].protocol, PROTO_H2);
+
+	expect_error(MINIMAL "servers = ( { name = \"kms\"; hosts = \"k.example\";\n"
+	    " targets = \"127.0.0.1:8001\"; protocol = \"h3\"; } );\n", 4,
+	    "servers.[0].protocol must be \"http/1.1\" or \"h2\", not \"h3\"");
+	expect_error(MINIMAL "servers = ( { name = \"kms\"; hosts = \"k.example\";\n"
+	    " targets = \"127.0.0.1:8001\"; pool = { max_streams = 0; }; } );\n",
+	    4, "servers.[0].pool.max_streams must be from 1 to 10000, not 0");
+	expect_error(DOMAIN "listeners = ( { role = \"trusted\";\n"
+	    " address = \"127.0.0.1:8080\"; allow = [\"127.0.0.0/8\"];\n"
+	    " alpn = [\"h2\"]; } );\n", 4,
+	    "alpn \"h2\" needs tls on the listener: HTTP/2 is offered to "
+	    "clients over TLS only (no h2c)");
+	expect_error(DOMAIN "listeners = ( { role = \"trusted\";\n"
+	    " address = \"127.0.0.1:8080\"; allow = [\"127.0.0.0/8\"];\n"
+	    " alpn = [\"http/1.1\", \"spdy/3\"]; } );\n", 4,
+	    "listeners.[0].alpn must be \"http/1.1\" or \"h2\", not \"spdy/3\"");
+	expect_error(DOMAIN "listeners = ( { role = \"trusted\";\n"
+	    " address = \"127.0.0.1:8080\"; allow = [\"127.0.0.0/8\"];\n"
+	    " alpn = [\"http/1.1\", \"http/1.1\"]; } );\n", 4,
+	    "listeners.[0].alpn lists \"http/1.1\" twice");
+	expect_error(MINIMAL "limits = { h2 = { initial_window = 0; }; };\n", 3,
+	    "limits.h2.initial_window must be from 1 to 2147483647, not 0");
+}
+END_TEST
+
 START_TEST(test_listener_tls)
 {
 	expect_error(DOMAIN "listeners = (\n"
@@ -1024,6 +1086,7 @@ config_suite(void)
 	tcase_add_test(tc, test_int_wrap);
 	tcase_add_test(tc, test_types);
 	tcase_add_test(tc, test_enums);
+	tcase_add_test(tc, test_http2_keys);
 	tcase_add_test(tc, test_listener_tls);
 	tcase_add_test(tc, test_trusted_allow);
 	tcase_add_test(tc, test_addresses);
