@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "exchange.h"
 #include "h1.h"
+#include "h2_up.h"
 #include "headers.h"
 #include "log.h"
 #include "loop.h"
@@ -32,6 +33,7 @@
 #define EXCHANGE_MAGIC	0x78636831u	/* "xch1" */
 
 static const struct upstream_ops exchange_upstream_ops;
+static const struct h2up_stream_ops exchange_h2_ops;
 
 static struct exchange *
 exchange_checked(void *arg)
@@ -84,6 +86,8 @@ exchange_free(struct exchange *x)
 	if (x == NULL)
 		return;
 	exchange_drop_upstream(x);
+	if (x->replay != NULL)
+		evbuffer_free(x->replay);
 	if (x->resp_parser != NULL)
 		loop_give_parser(x->lp, x->resp_parser, false);
 	loop_gen_put(x->lp, x->g);
@@ -162,8 +166,9 @@ finish_exchange(struct exchange *x)
 	const struct h1_head *rs = h1_head(x->resp_parser);
 	bool reusable;
 
-	reusable = x->req == RQ_DONE && !rs->conn_close &&
-	    rs->framing != H1_BODY_CLOSE && !x->up_eof;
+	/* An HTTP/2 stream that ends early is reset; its connection stays. */
+	reusable = x->h2 || (x->req == RQ_DONE && !rs->conn_close &&
+	    rs->framing != H1_BODY_CLOSE && !x->up_eof);
 	if (x->up != NULL) {
 		upstream_release(x->up, reusable);
 		x->up = NULL;
@@ -176,15 +181,18 @@ finish_exchange(struct exchange *x)
 /*
  * Queues the request head on the stream just leased (the request pump
  * flushes it, with the first body bytes): rewritten (headers.c) and
- * written for HTTP/1.1 into the stream's output.  A retry on a fresh
- * connection writes it again, the same: nothing is kept for it.
+ * written for HTTP/1.1 into the stream's output, or submitted as HTTP/2
+ * HEADERS.  A retry on a fresh connection writes it again, the same:
+ * nothing is kept for it (only an HTTP/2 body already sent, x->replay).
+ * False when the exchange may be gone.
  */
-static void
+static bool
 send_head(struct exchange *x)
 {
 	const struct config *c = request_cfg(x);
 	struct field_list *fl = &x->lp->upfields;
 	struct req_rewrite rw;
+	struct h2up_stream *st;
 
 	memset(&rw, 0, sizeof(rw));
 	rw.rq = &x->rq;
@@ -201,30 +209,52 @@ send_head(struct exchange *x)
 	/* Who authenticated is for own servers only, never for partners. */
 	rw.identity = x->to_partner ? NULL : x->cl.peer_id;
 	headers_rewrite_request(&rw, fl);
-	h1_write_request(conn_output(up_conn(x)), &x->rq, x->to_partner, fl);
+	if (!x->h2) {
+		h1_write_request(conn_output(up_conn(x)), &x->rq, x->to_partner,
+		    fl);
+		return true;
+	}
+	st = upstream_h2(x->up);
+	if (!h2up_stream_submit(st, &x->rq, fl,
+	    x->spec->ssl_ctx != NULL || x->to_partner,
+	    x->req == RQ_DONE && x->replay == NULL)) {
+		client_fail(x, 502, "upstream HTTP/2 session refused the request",
+		    0);
+		return false;
+	}
+	if (x->replay != NULL) {
+		evbuffer_add_buffer(h2up_stream_body_out(st), x->replay);
+		evbuffer_free(x->replay);
+		x->replay = NULL;
+		h2up_stream_body_more(st, x->req == RQ_DONE);
+	}
+	return true;
 }
 
 static bool pump_request(struct exchange *);
 static bool pump_response(struct exchange *);
+static bool pump_h2_response(struct exchange *, bool all);
 
 static void
 upstream_ready(struct exchange *x)
 {
-	struct conn *uc = up_conn(x);
 	double t = request_cfg(x)->timeouts.upstream_response;
 
 	x->state = X_FORWARD;
-	conn_set_read_high(uc, IN_HIGH);
-	conn_set_write_low(uc, OUT_HIGH / 2);
+	if (!x->h2) {
+		conn_set_read_high(up_conn(x), IN_HIGH);
+		conn_set_write_low(up_conn(x), OUT_HIGH / 2);
+	}
 	/* Read idle time counts once the request is complete (see
 	 * pump_request); a stalled upstream write fails after the same. */
-	conn_set_timeouts(uc, x->req == RQ_DONE ? t : 0, t);
+	upstream_set_timeouts(x->up, x->req == RQ_DONE ? t : 0, t);
 	client_timeouts(x);
-	send_head(x);
-	conn_flush(uc);
+	if (!send_head(x))
+		return;
+	upstream_flush(x->up);
 	if (!pump_request(x))
 		return;
-	if (x->state == X_FORWARD && x->up != NULL)
+	if (!x->h2 && x->state == X_FORWARD && x->up != NULL)
 		(void)pump_response(x);
 }
 
@@ -253,7 +283,7 @@ connect_upstream(struct exchange *x, bool fresh)
 		return;
 	}
 	x->target_name = upstream_target(x->up);
-	if (upstream_is_reused(x->up)) {
+	if (upstream_is_ready(x->up)) {
 		upstream_ready(x);
 		return;
 	}
@@ -311,6 +341,7 @@ route_request(struct exchange *x)
 		break;
 	}
 	x->spec = upstream_pool_spec(x->pool);
+	x->h2 = x->spec->protocol == PROTO_H2;
 	connect_upstream(x, false);
 }
 
@@ -336,7 +367,8 @@ exchange_begin(struct exchange *x, struct h1_parser *req)
 static void
 refuse_body(struct exchange *x, unsigned status, const char *why)
 {
-	evbuffer_drain(conn_output(up_conn(x)), (size_t)-1);
+	evbuffer_drain(x->h2 ? h2up_stream_body_out(upstream_h2(x->up)) :
+	    conn_output(up_conn(x)), (size_t)-1);
 	x->close_after = true;
 	client_fail(x, status, why, 0);
 }
@@ -347,6 +379,7 @@ static bool
 pump_request(struct exchange *x)
 {
 	const struct config *c = request_cfg(x);
+	struct evbuffer *out;
 	double t;
 
 	if (x->req != RQ_BODY || x->up == NULL || x->state != X_FORWARD) {
@@ -354,15 +387,19 @@ pump_request(struct exchange *x)
 		x->cl.ops->consumed(x->cl.arg);
 		return true;
 	}
-	switch (h1_body(x->req_parser, x->cl.ops->input(x->cl.arg),
-	    conn_output(up_conn(x)), true, OUT_HIGH, &x->req_bytes)) {
+	/* HTTP/1.1 keeps the client's framing (chunked stays chunked);
+	 * HTTP/2 carries the bare bytes in DATA frames. */
+	out = x->h2 ? h2up_stream_body_out(upstream_h2(x->up)) :
+	    conn_output(up_conn(x));
+	switch (h1_body(x->req_parser, x->cl.ops->input(x->cl.arg), out,
+	    !x->h2, OUT_HIGH, &x->req_bytes)) {
 	case H1_AGAIN:
 		break;
 	case H1_DONE:
 		x->req = RQ_DONE;
 		/* Waiting for the response starts now. */
 		t = c->timeouts.upstream_response;
-		conn_set_timeouts(up_conn(x), t, t);
+		upstream_set_timeouts(x->up, t, t);
 		client_timeouts(x);
 		break;
 	case H1_ERROR:
@@ -375,57 +412,73 @@ pump_request(struct exchange *x)
 		refuse_body(x, 413, "request body larger than limits.max_body_bytes");
 		return false;
 	}
-	conn_flush(up_conn(x));
+	if (x->h2)
+		h2up_stream_body_more(upstream_h2(x->up), x->req == RQ_DONE);
+	upstream_flush(x->up);
 	x->cl.ops->consumed(x->cl.arg);
 	return true;
 }
 
-/* The upstream response head rs, rewritten for the client (hop-by-hop
+/* The upstream response head m, rewritten for the client (hop-by-hop
  * fields, Via), goes to the client side's writer. */
 static void
-client_send_head(struct exchange *x, const struct h1_head *rs, bool chunked,
-    bool close)
+client_send_head(struct exchange *x, const struct msg_response *m,
+    bool chunked, bool close)
 {
-	struct msg_response m;
 	struct field_list *fl = &x->lp->downfields;
 
-	headers_response_msg(rs, &m);
-	headers_rewrite_response(&m, request_cfg(x)->headers.via, fl);
-	x->cl.ops->send_head(x->cl.arg, &m, fl, chunked, close);
+	headers_rewrite_response(m, request_cfg(x)->headers.via, fl);
+	x->cl.ops->send_head(x->cl.arg, m, fl, chunked, close);
 }
 
-/* The response head is in: decide the framing toward the client. */
+/* A response head m (from either protocol) is in: interim ones go to
+ * HTTP/1.1 clients; for the final one, decide the framing toward the
+ * client.  False when the exchange may be gone. */
 static bool
-start_response(struct exchange *x)
+response_head(struct exchange *x, const struct msg_response *m)
 {
-	const struct h1_head *rq = req_head(x), *rs = h1_head(x->resp_parser);
+	const struct h1_head *rq = req_head(x);
 
-	if (rs->status == 101) {
+	if (m->status == 101) {
 		client_fail(x, 502, "upstream switched protocols", 0);
 		return false;
 	}
-	if (rs->status < 200) {
+	if (m->status < 200) {
 		/* Interim (100 Continue, 103): relayed to HTTP/1.1 clients. */
 		if (rq->minor >= 1) {
-			client_send_head(x, rs, false, false);
+			client_send_head(x, m, false, false);
 			x->cl.ops->flush(x->cl.arg);
 		}
-		h1_parser_reset(x->resp_parser, rq->method_head);
 		return true;
 	}
 	upstream_report(x->up, true);
 	x->upstream_ms = exchange_ms_since(&x->t_start);
-	x->status = rs->status;
+	x->status = m->status;
 	x->client_chunked = rq->minor >= 1;
-	if ((rs->framing == H1_BODY_CHUNKED || rs->framing == H1_BODY_CLOSE) &&
-	    !x->client_chunked)
+	x->chunk_out = x->client_chunked && m->body == MSG_BODY_STREAM;
+	x->resp_none = m->body == MSG_BODY_NONE;
+	if (m->body == MSG_BODY_STREAM && !x->client_chunked)
 		x->close_after = true;
 	if (x->req != RQ_DONE || x->lp->draining)
 		x->close_after = true;
-	client_send_head(x, rs, x->client_chunked, x->close_after);
+	client_send_head(x, m, x->client_chunked, x->close_after);
 	x->sent_to_client = true;
 	x->resp = RS_BODY;
 	client_timeouts(x);
+	return true;
+}
+
+/* The HTTP/1.1 response head is in. */
+static bool
+start_response(struct exchange *x)
+{
+	struct msg_response m;
+
+	headers_response_msg(h1_head(x->resp_parser), &m);
+	if (!response_head(x, &m))
+		return false;
+	if (m.status < 200)
+		h1_parser_reset(x->resp_parser, req_head(x)->method_head);
 	return true;
 }
 
@@ -493,9 +546,156 @@ exchange_client_readable(struct exchange *x)
 void
 exchange_client_writable(struct exchange *x)
 {
-	if (x->state == X_FORWARD && x->up != NULL)
+	if (x->state != X_FORWARD || x->up == NULL)
+		return;
+	if (x->h2)
+		(void)pump_h2_response(x, false);
+	else
 		(void)pump_response(x);
 }
+
+/* --- HTTP/2 streams (h2_up.h) --- */
+
+/*
+ * Moves response body bytes from the stream to the client, as far as the
+ * client's output takes them (all: the stream ended, and what is left is
+ * at most one window), and reopens the stream's window by as much.
+ * False when the exchange may be gone.
+ */
+static bool
+pump_h2_response(struct exchange *x, bool all)
+{
+	struct h2up_stream *st = upstream_h2(x->up);
+	struct evbuffer *in = h2up_stream_input(st);
+	struct evbuffer *out = x->cl.ops->body_out(x->cl.arg);
+	size_t n = evbuffer_get_length(in), olen = evbuffer_get_length(out);
+
+	if (x->resp != RS_BODY)
+		return true;
+	if (!all && n > 0)
+		n = olen >= OUT_HIGH ? 0 : n < OUT_HIGH - olen ? n :
+		    OUT_HIGH - olen;
+	if (n > 0) {
+		if (x->resp_none)
+			evbuffer_drain(in, n);	/* HEAD, 204, 304 */
+		else if (x->chunk_out)
+			h1_write_chunk(out, in, n);
+		else
+			evbuffer_remove_buffer(in, out, n);
+		x->resp_bytes += n;
+		h2up_stream_consumed(st, n);
+		upstream_flush(x->up);
+		x->cl.ops->flush(x->cl.arg);
+	}
+	if (evbuffer_get_length(in) > 0)
+		x->cl.ops->stalled(x->cl.arg);
+	return true;
+}
+
+static void
+h2_head(void *arg, const struct msg_response *rs)
+{
+	struct exchange *x = exchange_checked(arg);
+
+	if (x->state == X_FORWARD && x->resp == RS_HEAD)
+		(void)response_head(x, rs);
+}
+
+static void
+h2_data(void *arg)
+{
+	struct exchange *x = exchange_checked(arg);
+
+	if (x->state == X_FORWARD)
+		(void)pump_h2_response(x, false);
+}
+
+static void
+h2_end(void *arg, const struct msg_field *trailers, unsigned n)
+{
+	struct exchange *x = exchange_checked(arg);
+
+	if (x->state != X_FORWARD || x->resp != RS_BODY)
+		return;
+	(void)pump_h2_response(x, true);
+	if (x->chunk_out)
+		h1_write_last_chunk(x->cl.ops->body_out(x->cl.arg), trailers, n);
+	x->cl.ops->flush(x->cl.arg);
+	x->resp = RS_DONE;
+	finish_exchange(x);
+}
+
+static const char *
+h2_reason(uint32_t code)
+{
+	switch (code) {
+	case H2_REFUSED_STREAM:
+		return "upstream refused the stream (HTTP/2 REFUSED_STREAM)";
+	case H2_PROTOCOL_ERROR:
+		return "malformed upstream HTTP/2 response (PROTOCOL_ERROR)";
+	case H2_INTERNAL_ERROR:
+		return "upstream HTTP/2 connection failed";
+	case H2_CANCEL:
+		return "upstream cancelled the stream (HTTP/2 CANCEL)";
+	default:
+		return "upstream reset the HTTP/2 stream";
+	}
+}
+
+/*
+ * The stream ended before its response did.  One the server did not
+ * process goes once more on another connection, whatever its method,
+ * with the body bytes already sent (while they were all kept).
+ */
+static void
+h2_close(void *arg, uint32_t code, bool unprocessed)
+{
+	struct exchange *x = exchange_checked(arg);
+	struct evbuffer *rp;
+
+	if (x->state != X_FORWARD)
+		return;
+	if (unprocessed && !x->retried && !x->sent_to_client) {
+		rp = h2up_stream_replay(upstream_h2(x->up));
+		if (rp != NULL || x->req_bytes == 0) {
+			if (rp != NULL && evbuffer_get_length(rp) > 0) {
+				if ((x->replay = evbuffer_new()) == NULL)
+					abort();
+				evbuffer_add_buffer(x->replay, rp);
+			}
+			log_info("session %s: upstream %s: %s; trying again on "
+			    "another connection (route %s)", x->cl.peer,
+			    x->target_name, h2_reason(code), x->route_name);
+			exchange_drop_upstream(x);
+			x->retried = true;
+			connect_upstream(x, true);
+			return;
+		}
+	}
+	if (code != H2_REFUSED_STREAM)
+		upstream_report(x->up, false);
+	if (!x->sent_to_client)
+		client_fail(x, 502, h2_reason(code), 0);
+	else
+		client_abort(x, h2_reason(code));
+}
+
+static void
+h2_writable(void *arg)
+{
+	struct exchange *x = exchange_checked(arg);
+
+	if (x->state == X_FORWARD)
+		(void)pump_request(x);
+}
+
+static const struct h2up_stream_ops exchange_h2_ops = {
+	.on_head = h2_head,
+	.on_data = h2_data,
+	.on_end = h2_end,
+	.on_close = h2_close,
+	.on_writable = h2_writable,
+};
 
 /* --- upstream callbacks --- */
 
@@ -523,7 +723,7 @@ up_write(void *arg)
 static bool
 may_retry(const struct exchange *x)
 {
-	return x->up != NULL && upstream_is_reused(x->up) && !x->retried &&
+	return !x->h2 && x->up != NULL && upstream_is_reused(x->up) && !x->retried &&
 	    x->resp == RS_HEAD && !x->sent_to_client &&
 	    req_head(x)->method_idempotent &&
 	    req_head(x)->framing == H1_BODY_NONE &&
@@ -561,6 +761,15 @@ up_event(void *arg, unsigned what)
 		client_fail(x, 504, "upstream response timed out", 0);
 		return;
 	}
+	if (x->h2) {
+		/* The connection broke under a stream it had not closed. */
+		upstream_report(x->up, false);
+		if (!x->sent_to_client)
+			client_fail(x, 502, "upstream HTTP/2 connection failed", 0);
+		else
+			client_abort(x, "upstream HTTP/2 connection failed");
+		return;
+	}
 	if (may_retry(x)) {
 		exchange_drop_upstream(x);
 		x->retried = true;
@@ -575,4 +784,5 @@ static const struct upstream_ops exchange_upstream_ops = {
 	.on_read = up_read,
 	.on_write = up_write,
 	.on_event = up_event,
+	.h2 = &exchange_h2_ops,
 };

@@ -137,7 +137,11 @@ struct exchange {
 	enum req_state req;
 	enum resp_state resp;
 	bool up_eof;
+	bool h2;			/* the route's pool speaks HTTP/2 */
+	struct evbuffer *replay;	/* HTTP/2 body sent, for a retry */
 	bool client_chunked;
+	bool chunk_out;			/* response bytes go chunked */
+	bool resp_none;			/* the response has no body */
 	bool close_after;		/* the client connection ends after it */
 	bool sent_to_client;		/* some response byte went to the client */
 	bool logged;

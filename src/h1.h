@@ -126,6 +126,12 @@ void	h1_write_response(struct evbuffer *, const struct msg_response *,
 	    const struct field_list *, bool client_chunked, bool close);
 
 /* The standard reason phrase of a status the proxy produces. */
+/* Moves n bytes (n > 0) of in to out as one chunk (chunked coding). */
+void	h1_write_chunk(struct evbuffer *out, struct evbuffer *in, size_t n);
+/* Ends a chunked body, with trailer fields (framing ones and any that
+ * could not be written safely are left out). */
+void	h1_write_last_chunk(struct evbuffer *out,
+	    const struct msg_field *trailers, unsigned n);
 const char *h1_reason_phrase(unsigned status);
 
 #endif

@@ -165,3 +165,37 @@ h1_write_response(struct evbuffer *out, const struct msg_response *rs,
 	PUT_LIT(&o, "\r\n");
 	head_end(out, &v, &o);
 }
+
+void
+h1_write_chunk(struct evbuffer *out, struct evbuffer *in, size_t n)
+{
+	if (n == 0)
+		return;		/* a zero-size chunk would end the body */
+	evbuffer_add_printf(out, "%zx\r\n", n);
+	evbuffer_remove_buffer(in, out, n);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+void
+h1_write_last_chunk(struct evbuffer *out, const struct msg_field *trailers,
+    unsigned n)
+{
+	evbuffer_add(out, "0\r\n", 3);
+	for (unsigned i = 0; i < n; i++) {
+		const struct msg_field *f = &trailers[i];
+
+		/* Framing fields never come as trailers (RFC 9110 6.5.1). */
+		if (msg_name_eq(f, "content-length") ||
+		    msg_name_eq(f, "transfer-encoding") ||
+		    msg_name_eq(f, "host") || msg_name_eq(f, "trailer") ||
+		    !h1_is_token(f->name, f->name_len) ||
+		    memchr(f->value, '\r', f->value_len) != NULL ||
+		    memchr(f->value, '\n', f->value_len) != NULL)
+			continue;
+		evbuffer_add(out, f->name, f->name_len);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, f->value, f->value_len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	evbuffer_add(out, "\r\n", 2);
+}

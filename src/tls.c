@@ -457,8 +457,11 @@ tls_ctx_free(SSL_CTX *ctx)
 }
 
 int
-tls_client_prepare(SSL *ssl, const struct tls_client_conf *c)
+tls_client_prepare(SSL *ssl, const struct tls_client_conf *c, bool h2)
 {
+	if (h2 && SSL_set_alpn_protos(ssl, (const unsigned char *)"\x02h2",
+	    3) != 0)
+		return -1;
 	if (c->server_name == NULL)
 		return 0;
 	if (SSL_set_tlsext_host_name(ssl, c->server_name) != 1)
@@ -467,6 +470,18 @@ tls_client_prepare(SSL *ssl, const struct tls_client_conf *c)
 	if (SSL_set1_host(ssl, c->server_name) != 1)
 		return -1;
 	return 0;
+}
+
+bool
+tls_alpn_is_h2(const SSL *ssl)
+{
+	const unsigned char *p = NULL;
+	unsigned n = 0;
+
+	if (ssl == NULL)
+		return false;
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0;
 }
 
 /* The peer certificate, when there is one and it was verified. */

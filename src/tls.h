@@ -24,8 +24,12 @@ struct ssl_ctx_st *tls_client_ctx_new(const struct tls_client_conf *,
 	    const char *file, struct errlist *errs);
 void	tls_ctx_free(struct ssl_ctx_st *);
 
-/* Sets SNI and the expected peer name on a new client connection. */
-int	tls_client_prepare(struct ssl_st *, const struct tls_client_conf *);
+/* Sets SNI and the expected peer name on a new client connection, and
+ * the ALPN offer: "h2" alone for HTTP/2, else the context's http/1.1. */
+int	tls_client_prepare(struct ssl_st *, const struct tls_client_conf *,
+	    bool h2);
+/* The server selected ALPN "h2" in the handshake. */
+bool	tls_alpn_is_h2(const struct ssl_st *);
 
 /*
  * Who the peer authenticated as, for the access log: "psk:IDENTITY" after

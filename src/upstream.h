@@ -24,6 +24,8 @@
 
 struct conn;
 struct event_base;
+struct h2up_stream;
+struct h2up_stream_ops;
 struct ssl_ctx_st;
 
 struct upstream_pool;
@@ -36,6 +38,10 @@ struct upstream_ops {
 	void	(*on_read)(void *arg);
 	void	(*on_write)(void *arg);
 	void	(*on_event)(void *arg, unsigned what);
+	/* HTTP/2 pools: the stream's events (h2_up.h); on_event still
+	 * brings CONN_EV_CONNECTED, connect errors and the stream's
+	 * deadline (CONN_EV_TIMEOUT). */
+	const struct h2up_stream_ops *h2;
 };
 
 /* What the pool connects to; the strings and arrays are the config's. */
@@ -88,6 +94,18 @@ void	upstream_report(struct upstream_stream *, bool ok);
 /* The stream's I/O: for HTTP/1.1 the connection's buffers, deadlines and
  * marks. */
 struct conn *upstream_io(struct upstream_stream *);
+/* HTTP/2: the stream's session side (NULL for HTTP/1.1, and until the
+ * connection is up). */
+struct h2up_stream *upstream_h2(struct upstream_stream *);
+/* The connection is up (at once for a reused one; else after
+ * CONN_EV_CONNECTED). */
+bool	upstream_is_ready(const struct upstream_stream *);
+/* Deadlines: HTTP/1.1, the connection's (conn_set_timeouts); HTTP/2, one
+ * per stream, the longer of the two, restarted by each response frame. */
+void	upstream_set_timeouts(struct upstream_stream *, double read_s,
+	    double write_s);
+/* Sends what the stream queued. */
+void	upstream_flush(struct upstream_stream *);
 /* The exchange consumed the stream's input, or could not: reading
  * pauses while the input is full, resumes below (conn.h). */
 void	upstream_input_flow(struct upstream_stream *);

@@ -1,0 +1,706 @@
+/*
+ * h2_up: the nghttp2 client session of one upstream connection (see
+ * h2_up.h).  nghttp2 validates the server's frames and responses (RFC
+ * 9113 section 8: pseudo-header fields, upper-case or connection-specific
+ * names, Content-Length against DATA) and resets a stream that breaks
+ * them; this file turns its callbacks into stream events and moves bytes
+ * between the connection and the streams.
+ *
+ * Windows: the session opens no window by itself
+ * (no_auto_window_update).  A stream's window reopens by what its owner
+ * consumed; the connection's window is as large as all streams' windows
+ * together, so a stream whose client reads slowly never starves the
+ * others.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <nghttp2/nghttp2.h>
+
+#include "conn.h"
+#include "h2_up.h"
+#include "msg.h"
+#include "xalloc.h"
+
+/* A stream's request body bytes kept for a retry, at most: beyond it a
+ * stream the server refused cannot go again. */
+#define REPLAY_MAX	(64 * 1024)
+/* Request body bytes queued per stream before its owner must wait. */
+#define BODY_OUT_HIGH	(256 * 1024)
+/* The session stops producing frames while the connection's output
+ * holds this much (the connection's write callback resumes it). */
+#define CONN_OUT_HIGH	(256 * 1024)
+#define MAX_HEAD_FIELDS	256
+
+struct h2up {
+	nghttp2_session *ng;
+	struct conn *conn;
+	const struct h2up_conn_ops *ops;
+	void *arg;
+	struct h2up_settings set;
+	unsigned open;			/* streams submitted and not closed */
+	bool failed;
+	/* Streams whose body output drained: told after the send pass. */
+	struct h2up_stream *writable;
+	/* Submitted and not closed: told when the connection breaks. */
+	struct h2up_stream *streams;
+};
+
+struct h2up_stream {
+	struct h2up *s;
+	int32_t id;			/* 0 until submitted */
+	const struct h2up_stream_ops *ops;
+	void *arg;
+	struct evbuffer *in;		/* response body received */
+	struct evbuffer *out;		/* request body to send */
+	struct evbuffer *replay;	/* request body sent, or NULL */
+	size_t replay_bytes;
+	bool replay_lost;
+	bool out_end;			/* out holds the last of the body */
+	bool deferred;			/* the data source waits for bytes */
+	bool head_request;
+	bool final_head;		/* a final (>= 200) head arrived */
+	bool ended;			/* on_end was told */
+	bool closed;			/* nghttp2 closed it */
+	bool notify;			/* on the session's writable list */
+	struct h2up_stream *next_writable;
+	struct h2up_stream *next, *prev;	/* the session's streams */
+	/* The head being received: nghttp2's buffers, kept until told. */
+	nghttp2_rcbuf *hv[2 * MAX_HEAD_FIELDS];
+	unsigned nhv;
+	bool head_overflow;
+};
+
+static struct h2up_stream *
+stream_of(nghttp2_session *ng, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(ng, id);
+}
+
+static void
+stream_unlink(struct h2up_stream *st)
+{
+	struct h2up *s = st->s;
+
+	if (st->prev != NULL)
+		st->prev->next = st->next;
+	else if (s->streams == st)
+		s->streams = st->next;
+	if (st->next != NULL)
+		st->next->prev = st->prev;
+	st->next = st->prev = NULL;
+}
+
+static void
+head_release(struct h2up_stream *st)
+{
+	for (unsigned i = 0; i < st->nhv; i++)
+		nghttp2_rcbuf_decref(st->hv[i]);
+	st->nhv = 0;
+	st->head_overflow = false;
+}
+
+static int
+on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+	struct h2up_stream *st = stream_of(ng, fr->hd.stream_id);
+
+	(void)ud;
+	if (st != NULL)
+		head_release(st);
+	return 0;
+}
+
+static int
+on_header(nghttp2_session *ng, const nghttp2_frame *fr, nghttp2_rcbuf *name,
+    nghttp2_rcbuf *value, uint8_t flags, void *ud)
+{
+	struct h2up_stream *st = stream_of(ng, fr->hd.stream_id);
+
+	(void)flags;
+	(void)ud;
+	if (st == NULL)
+		return 0;
+	if (st->nhv + 2 > 2 * MAX_HEAD_FIELDS) {
+		st->head_overflow = true;
+		return 0;
+	}
+	nghttp2_rcbuf_incref(name);
+	nghttp2_rcbuf_incref(value);
+	st->hv[st->nhv++] = name;
+	st->hv[st->nhv++] = value;
+	return 0;
+}
+
+static unsigned
+parse_status(const struct msg_field *f)
+{
+	unsigned v = 0;
+
+	if (f->value_len != 3)
+		return 0;
+	for (size_t i = 0; i < 3; i++) {
+		if (f->value[i] < '0' || f->value[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned)(f->value[i] - '0');
+	}
+	return v;
+}
+
+static bool
+parse_length(const struct msg_field *f, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (f->value_len == 0 || f->value_len > 19)
+		return false;
+	for (size_t i = 0; i < f->value_len; i++) {
+		if (f->value[i] < '0' || f->value[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(f->value[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* The head received is complete: tell the owner (response or trailers).
+ * The fields point into nghttp2's buffers, held until the owner returns
+ * (it may free the stream meanwhile). */
+static int
+deliver_head(nghttp2_session *ng, struct h2up_stream *st)
+{
+	nghttp2_rcbuf *hv[2 * MAX_HEAD_FIELDS];
+	struct msg_field f[MAX_HEAD_FIELDS];
+	struct msg_response rs;
+	unsigned n = 0, nhv = st->nhv, status = 0;
+
+	if (st->head_overflow) {
+		head_release(st);
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_INTERNAL_ERROR);
+		return 0;
+	}
+	memcpy(hv, st->hv, nhv * sizeof(hv[0]));
+	st->nhv = 0;
+	for (unsigned i = 0; i < nhv; i += 2) {
+		nghttp2_vec nm = nghttp2_rcbuf_get_buf(hv[i]);
+		nghttp2_vec vl = nghttp2_rcbuf_get_buf(hv[i + 1]);
+		struct msg_field fld = {
+			(const char *)nm.base, nm.len,
+			(const char *)vl.base, vl.len,
+		};
+
+		if (nm.len > 0 && nm.base[0] == ':') {
+			/* nghttp2 lets only :status through, once. */
+			if (nm.len == 7 && memcmp(nm.base, ":status", 7) == 0)
+				status = parse_status(&fld);
+			continue;
+		}
+		f[n++] = fld;
+	}
+	if (st->final_head) {
+		st->ended = true;	/* trailers */
+		st->ops->on_end(st->arg, f, n);
+	} else {
+		memset(&rs, 0, sizeof(rs));
+		rs.status = status;
+		rs.version = "2";
+		rs.fields = f;
+		rs.nfields = n;
+		if (status >= 200) {
+			const struct msg_field *cl = msg_fields_find(f, n,
+			    "content-length");
+
+			st->final_head = true;
+			if (st->head_request || status == 204 || status == 304)
+				rs.body = MSG_BODY_NONE;
+			else if (cl != NULL &&
+			    parse_length(cl, &rs.content_length))
+				rs.body = MSG_BODY_SIZED;
+			else
+				rs.body = MSG_BODY_STREAM;
+		}
+		st->ops->on_head(st->arg, &rs);
+	}
+	for (unsigned i = 0; i < nhv; i++)
+		nghttp2_rcbuf_decref(hv[i]);
+	return 0;
+}
+
+static int
+on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+	struct h2up *s = ud;
+	struct h2up_stream *st;
+	bool end = (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+	int32_t id = fr->hd.stream_id;
+
+	switch (fr->hd.type) {
+	case NGHTTP2_HEADERS:
+		if ((st = stream_of(ng, id)) == NULL)
+			return 0;
+		deliver_head(ng, st);
+		break;
+	case NGHTTP2_DATA:
+		break;
+	case NGHTTP2_SETTINGS:
+	case NGHTTP2_GOAWAY:
+		if (s->ops->on_room != NULL)
+			s->ops->on_room(s->arg);
+		return 0;
+	case NGHTTP2_PING:
+		if ((fr->hd.flags & NGHTTP2_FLAG_ACK) && s->ops->on_pong)
+			s->ops->on_pong(s->arg);
+		return 0;
+	default:
+		return 0;
+	}
+	/* The owner may have freed the stream in on_head. */
+	if (end && (st = stream_of(ng, id)) != NULL && st->final_head &&
+	    !st->ended) {
+		st->ended = true;
+		st->ops->on_end(st->arg, NULL, 0);
+	}
+	return 0;
+}
+
+static int
+on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *ud)
+{
+	struct h2up_stream *st = stream_of(ng, id);
+
+	(void)flags;
+	(void)ud;
+	if (st == NULL) {
+		/* Nobody takes it: the windows reopen at once. */
+		nghttp2_session_consume(ng, id, len);
+		return 0;
+	}
+	evbuffer_add(st->in, data, len);
+	st->ops->on_data(st->arg);
+	return 0;
+}
+
+static int
+on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct h2up *s = ud;
+	struct h2up_stream *st = stream_of(ng, id);
+
+	if (s->open > 0)
+		s->open--;
+	if (st != NULL) {
+		st->closed = true;
+		stream_unlink(st);
+		head_release(st);
+		nghttp2_session_set_stream_user_data(ng, id, NULL);
+		if (!st->ended) {
+			/* Above a GOAWAY's last stream nghttp2 closes with
+			 * REFUSED_STREAM too: neither was processed. */
+			st->ended = true;
+			st->ops->on_close(st->arg, code == 0 ?
+			    H2_PROTOCOL_ERROR : code,
+			    code == NGHTTP2_REFUSED_STREAM && !st->final_head);
+		}
+	}
+	if (s->ops->on_room != NULL)
+		s->ops->on_room(s->arg);
+	return 0;
+}
+
+/* The request body's source: out's bytes, then END_STREAM. */
+static ssize_t
+read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct h2up_stream *st = src->ptr;
+	struct h2up *s = ud;
+	size_t n = evbuffer_get_length(st->out);
+
+	(void)ng;
+	(void)id;
+	if (n == 0) {
+		if (st->out_end) {
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			return 0;
+		}
+		st->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (n > len)
+		n = len;
+	evbuffer_copyout(st->out, buf, n);
+	if (!st->replay_lost && st->replay_bytes + n <= REPLAY_MAX) {
+		evbuffer_remove_buffer(st->out, st->replay, n);
+		st->replay_bytes += n;
+	} else {
+		st->replay_lost = true;
+		evbuffer_drain(st->replay, (size_t)-1);
+		evbuffer_drain(st->out, n);
+	}
+	if (st->out_end && evbuffer_get_length(st->out) == 0)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (!st->out_end && !st->notify &&
+	    evbuffer_get_length(st->out) < BODY_OUT_HIGH / 2) {
+		st->notify = true;
+		st->next_writable = s->writable;
+		s->writable = st;
+	}
+	return (ssize_t)n;
+}
+
+struct h2up *
+h2up_new(struct conn *c, const struct h2up_settings *set,
+    const struct h2up_conn_ops *ops, void *arg)
+{
+	struct h2up *s = xcalloc(1, sizeof(*s));
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	nghttp2_settings_entry iv[4];
+	int32_t conn_window;
+
+	s->conn = c;
+	s->ops = ops;
+	s->arg = arg;
+	s->set = *set;
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		abort();
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+	    on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback2(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+	    on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+	    on_stream_close);
+	if (nghttp2_option_new(&opt) != 0)
+		abort();
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	/* Until the server's SETTINGS say otherwise. */
+	nghttp2_option_set_peer_max_concurrent_streams(opt, set->max_streams);
+	nghttp2_option_set_max_send_header_block_length(opt, 65536);
+	if (nghttp2_session_client_new2(&s->ng, cb, s, opt) != 0)
+		abort();
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	iv[0] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 };
+	iv[1] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+	    set->window };
+	iv[2] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+	    set->max_header_list };
+	iv[3] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0 };	/* no push */
+	nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, 4);
+	conn_window = (int32_t)((uint64_t)set->window * set->max_streams >
+	    0x7fffffff ? 0x7fffffff : set->window * set->max_streams);
+	if (conn_window > 65535)
+		nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE,
+		    0, conn_window);
+	return s;
+}
+
+void
+h2up_free(struct h2up *s)
+{
+	if (s == NULL)
+		return;
+	nghttp2_session_del(s->ng);
+	free(s);
+}
+
+/* Tells the streams whose body output drained (after a send pass, not
+ * from inside nghttp2). */
+static void
+notify_writable(struct h2up *s)
+{
+	struct h2up_stream *st;
+
+	while ((st = s->writable) != NULL) {
+		s->writable = st->next_writable;
+		st->notify = false;
+		st->next_writable = NULL;
+		if (!st->closed)
+			st->ops->on_writable(st->arg);
+	}
+}
+
+bool
+h2up_flush(struct h2up *s)
+{
+	struct evbuffer *out = conn_output(s->conn);
+	const uint8_t *p;
+	ssize_t n;
+
+	if (s->failed)
+		return false;
+	for (;;) {
+		while (evbuffer_get_length(out) < CONN_OUT_HIGH) {
+			n = nghttp2_session_mem_send(s->ng, &p);
+			if (n < 0) {
+				s->failed = true;
+				return false;
+			}
+			if (n == 0)
+				break;
+			evbuffer_add(out, p, (size_t)n);
+		}
+		/* Bodies that drained may give more to send now. */
+		if (s->writable == NULL)
+			break;
+		notify_writable(s);
+	}
+	conn_flush(s->conn);
+	return true;
+}
+
+bool
+h2up_read(struct h2up *s)
+{
+	struct evbuffer *in = conn_input(s->conn);
+	struct evbuffer_iovec v[8];
+	ssize_t rc;
+	int n, i;
+
+	if (s->failed)
+		return false;
+	while (evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		for (i = 0; i < n; i++) {
+			rc = nghttp2_session_mem_recv(s->ng, v[i].iov_base,
+			    v[i].iov_len);
+			if (rc < 0) {
+				s->failed = true;
+				evbuffer_drain(in, (size_t)-1);
+				/* A GOAWAY with the reason may still go. */
+				(void)h2up_flush(s);
+				s->failed = true;
+				return false;
+			}
+			evbuffer_drain(in, (size_t)rc);
+		}
+	}
+	if (!h2up_flush(s))
+		return false;
+	return nghttp2_session_want_read(s->ng) ||
+	    nghttp2_session_want_write(s->ng);
+}
+
+void
+h2up_fail(struct h2up *s)
+{
+	struct h2up_stream *st;
+
+	/* Each owner is told once; one may free others meanwhile, which
+	 * leave the list as they go. */
+	s->failed = true;
+	while ((st = s->streams) != NULL) {
+		stream_unlink(st);
+		st->closed = true;
+		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
+		if (!st->ended) {
+			st->ended = true;
+			st->ops->on_close(st->arg, H2_INTERNAL_ERROR, false);
+		}
+	}
+}
+
+unsigned
+h2up_open(const struct h2up *s)
+{
+	return s->open;
+}
+
+bool
+h2up_going_away(const struct h2up *s)
+{
+	return s->failed || !nghttp2_session_check_request_allowed(s->ng);
+}
+
+unsigned
+h2up_room(const struct h2up *s)
+{
+	uint32_t peer, cap = s->set.max_streams;
+
+	if (h2up_going_away(s))
+		return 0;
+	peer = nghttp2_session_get_remote_settings(s->ng,
+	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+	if (peer < cap)
+		cap = peer;
+	return s->open >= cap ? 0 : cap - s->open;
+}
+
+void
+h2up_ping(struct h2up *s)
+{
+	nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, NULL);
+	(void)h2up_flush(s);
+}
+
+void
+h2up_goaway(struct h2up *s)
+{
+	if (s->failed)
+		return;
+	nghttp2_session_terminate_session(s->ng, NGHTTP2_NO_ERROR);
+	(void)h2up_flush(s);
+}
+
+struct h2up_stream *
+h2up_stream_new(struct h2up *s, const struct h2up_stream_ops *ops,
+    void *arg)
+{
+	struct h2up_stream *st = xcalloc(1, sizeof(*st));
+
+	st->s = s;
+	st->ops = ops;
+	st->arg = arg;
+	st->in = evbuffer_new();
+	st->out = evbuffer_new();
+	st->replay = evbuffer_new();
+	if (st->in == NULL || st->out == NULL || st->replay == NULL)
+		abort();
+	return st;
+}
+
+#define NV(n, nl, v, vl, fl)	(nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
+	(uint8_t *)(uintptr_t)(v), (nl), (vl), (fl) }
+
+bool
+h2up_stream_submit(struct h2up_stream *st, const struct msg_request *rq,
+    const struct field_list *fl, bool tls, bool end)
+{
+	struct h2up *s = st->s;
+	nghttp2_nv *nv;
+	nghttp2_data_provider dp;
+	char *lower, *lp, clen[24];
+	size_t nnv = 0, names = 0;
+	int32_t id;
+
+	for (unsigned i = 0; i < fl->n; i++)
+		names += fl->v[i].name_len;
+	nv = xcalloc(fl->n + 5, sizeof(*nv));
+	lower = lp = xmalloc(names + 1);
+	nv[nnv++] = NV(":method", 7, rq->method, strlen(rq->method),
+	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
+	nv[nnv++] = NV(":scheme", 7, tls ? "https" : "http", tls ? 5u : 4u,
+	    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
+	nv[nnv++] = NV(":authority", 10, rq->authority, rq->authority_len,
+	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
+	nv[nnv++] = NV(":path", 5, rq->path, rq->path_len,
+	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
+	for (unsigned i = 0; i < fl->n; i++) {
+		const struct msg_field *f = &fl->v[i];
+
+		/* HTTP/2 field names are lower case (RFC 9113 8.2.1). */
+		for (size_t k = 0; k < f->name_len; k++) {
+			char ch = f->name[k];
+
+			lp[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+		}
+		nv[nnv++] = NV(lp, f->name_len, f->value, f->value_len,
+		    NGHTTP2_NV_FLAG_NONE);
+		lp += f->name_len;
+	}
+	if (rq->body == MSG_BODY_SIZED) {
+		int k = snprintf(clen, sizeof(clen), "%llu",
+		    (unsigned long long)rq->content_length);
+
+		nv[nnv++] = NV("content-length", 14, clen, (size_t)k,
+		    NGHTTP2_NV_FLAG_NO_COPY_NAME);
+	}
+	st->head_request = rq->method_head;
+	st->out_end = end;
+	dp.source.ptr = st;
+	dp.read_callback = read_body;
+	id = nghttp2_submit_request(s->ng, NULL, nv, nnv, end ? NULL : &dp,
+	    st);
+	free(nv);
+	free(lower);
+	if (id < 0)
+		return false;
+	st->id = id;
+	s->open++;
+	st->next = s->streams;
+	if (s->streams != NULL)
+		s->streams->prev = st;
+	s->streams = st;
+	return true;
+}
+
+struct evbuffer *
+h2up_stream_body_out(struct h2up_stream *st)
+{
+	return st->out;
+}
+
+void
+h2up_stream_body_more(struct h2up_stream *st, bool end)
+{
+	if (end)
+		st->out_end = true;
+	if (st->deferred && !st->closed && st->id > 0) {
+		st->deferred = false;
+		nghttp2_session_resume_data(st->s->ng, st->id);
+	}
+}
+
+struct evbuffer *
+h2up_stream_input(struct h2up_stream *st)
+{
+	return st->in;
+}
+
+void
+h2up_stream_consumed(struct h2up_stream *st, size_t n)
+{
+	if (n > 0 && st->id > 0)
+		nghttp2_session_consume(st->s->ng, st->id, n);
+}
+
+struct evbuffer *
+h2up_stream_replay(struct h2up_stream *st)
+{
+	if (st->replay_lost)
+		return NULL;
+	/* What was sent, then what waited to be. */
+	evbuffer_add_buffer(st->replay, st->out);
+	return st->replay;
+}
+
+void
+h2up_stream_free(struct h2up_stream *st)
+{
+	struct h2up *s;
+	struct h2up_stream **pp;
+
+	if (st == NULL)
+		return;
+	s = st->s;
+	if (st->id > 0 && !st->closed) {
+		stream_unlink(st);
+		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
+		/* What it still receives reopens the windows at once. */
+		nghttp2_session_consume(s->ng, st->id,
+		    evbuffer_get_length(st->in));
+		if (!s->failed)
+			nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_CANCEL);
+	}
+	for (pp = &s->writable; *pp != NULL; pp = &(*pp)->next_writable)
+		if (*pp == st) {
+			*pp = st->next_writable;
+			break;
+		}
+	head_release(st);
+	evbuffer_free(st->in);
+	evbuffer_free(st->out);
+	evbuffer_free(st->replay);
+	free(st);
+}
