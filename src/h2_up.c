@@ -6,6 +6,12 @@
  * them; this file turns its callbacks into stream events and moves bytes
  * between the connection and the streams.
  *
+ * A final response head is told at the end of the input pass that
+ * brought it, with the body bytes and the end that came with it: a
+ * response that breaks the rules within that pass (a Content-Length
+ * that its DATA do not match, say) is never forwarded; its stream is
+ * reset and its owner told only that.
+ *
  * Windows: the session opens no window by itself
  * (no_auto_window_update).  A stream's window reopens by what its owner
  * consumed; the connection's window is as large as all streams' windows
@@ -47,6 +53,8 @@ struct h2up {
 	struct h2up_stream *writable;
 	/* Submitted and not closed: told when the connection breaks. */
 	struct h2up_stream *streams;
+	/* Streams with a head, bytes or an end to tell after the pass. */
+	struct h2up_stream *news;
 };
 
 struct h2up_stream {
@@ -67,10 +75,18 @@ struct h2up_stream {
 	bool closed;			/* nghttp2 closed it */
 	bool notify;			/* on the session's writable list */
 	struct h2up_stream *next_writable;
+	bool on_news;			/* on the session's news list */
+	struct h2up_stream *next_news;
+	bool head_pending;		/* the final head waits in hv */
+	bool hold;			/* ... until the body is complete */
+	bool end_pending;		/* END_STREAM came */
+	bool busy;			/* its owner is being told */
+	bool freed;			/* ... and freed it meanwhile */
 	struct h2up_stream *next, *prev;	/* the session's streams */
-	/* The head being received: nghttp2's buffers, kept until told. */
-	nghttp2_rcbuf *hv[2 * MAX_HEAD_FIELDS];
-	unsigned nhv;
+	/* The head being received: nghttp2's buffers (name, value, ...),
+	 * kept until told. */
+	nghttp2_rcbuf **hv;
+	unsigned nhv, hvcap;
 	bool head_overflow;
 };
 
@@ -103,14 +119,31 @@ head_release(struct h2up_stream *st)
 	st->head_overflow = false;
 }
 
+static void	deliver_head(struct h2up_stream *);
+static void	stream_release(struct h2up_stream *);
+
 static int
 on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 {
 	struct h2up_stream *st = stream_of(ng, fr->hd.stream_id);
 
 	(void)ud;
-	if (st != NULL)
-		head_release(st);
+	if (st == NULL)
+		return 0;
+	if (st->head_pending) {
+		/* Trailers follow a final head held for the pass: it goes
+		 * now, with its bytes, before hv takes the trailers. */
+		st->busy = true;
+		deliver_head(st);
+		if (!st->freed && !st->ended && evbuffer_get_length(st->in) > 0)
+			st->ops->on_data(st->arg);
+		st->busy = false;
+		if (st->freed) {
+			stream_release(st);
+			return 0;
+		}
+	}
+	head_release(st);
 	return 0;
 }
 
@@ -127,6 +160,10 @@ on_header(nghttp2_session *ng, const nghttp2_frame *fr, nghttp2_rcbuf *name,
 	if (st->nhv + 2 > 2 * MAX_HEAD_FIELDS) {
 		st->head_overflow = true;
 		return 0;
+	}
+	if (st->nhv + 2 > st->hvcap) {
+		st->hvcap = st->hvcap ? 2 * st->hvcap : 32;
+		st->hv = xreallocarray(st->hv, st->hvcap, sizeof(*st->hv));
 	}
 	nghttp2_rcbuf_incref(name);
 	nghttp2_rcbuf_incref(value);
@@ -166,25 +203,50 @@ parse_length(const struct msg_field *f, uint64_t *out)
 	return true;
 }
 
-/* The head received is complete: tell the owner (response or trailers).
- * The fields point into nghttp2's buffers, held until the owner returns
- * (it may free the stream meanwhile). */
-static int
-deliver_head(nghttp2_session *ng, struct h2up_stream *st)
+static void
+news_add(struct h2up *s, struct h2up_stream *st)
+{
+	if (st->on_news)
+		return;
+	st->on_news = true;
+	st->next_news = s->news;
+	s->news = st;
+}
+
+/* The :status of the head in st->hv, or 0. */
+static unsigned
+head_status(const struct h2up_stream *st)
+{
+	for (unsigned i = 0; i < st->nhv; i += 2) {
+		nghttp2_vec nm = nghttp2_rcbuf_get_buf(st->hv[i]);
+		nghttp2_vec vl = nghttp2_rcbuf_get_buf(st->hv[i + 1]);
+		struct msg_field f = { (const char *)nm.base, nm.len,
+		    (const char *)vl.base, vl.len };
+
+		if (nm.len == 7 && memcmp(nm.base, ":status", 7) == 0)
+			return parse_status(&f);
+	}
+	return 0;
+}
+
+/*
+ * Tells the owner the head in st->hv: a response head (interim or
+ * final) or, after a final one, the trailers (on_end).  The fields point
+ * into nghttp2's buffers, held until the owner returns; it may free the
+ * stream meanwhile, so st is not touched after the call.
+ */
+static void
+deliver_head(struct h2up_stream *st)
 {
 	nghttp2_rcbuf *hv[2 * MAX_HEAD_FIELDS];
 	struct msg_field f[MAX_HEAD_FIELDS];
 	struct msg_response rs;
 	unsigned n = 0, nhv = st->nhv, status = 0;
+	bool trailers = st->final_head && !st->head_pending;
 
-	if (st->head_overflow) {
-		head_release(st);
-		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id,
-		    NGHTTP2_INTERNAL_ERROR);
-		return 0;
-	}
 	memcpy(hv, st->hv, nhv * sizeof(hv[0]));
 	st->nhv = 0;
+	st->head_pending = false;
 	for (unsigned i = 0; i < nhv; i += 2) {
 		nghttp2_vec nm = nghttp2_rcbuf_get_buf(hv[i]);
 		nghttp2_vec vl = nghttp2_rcbuf_get_buf(hv[i + 1]);
@@ -201,8 +263,8 @@ deliver_head(nghttp2_session *ng, struct h2up_stream *st)
 		}
 		f[n++] = fld;
 	}
-	if (st->final_head) {
-		st->ended = true;	/* trailers */
+	if (trailers) {
+		st->ended = true;
 		st->ops->on_end(st->arg, f, n);
 	} else {
 		memset(&rs, 0, sizeof(rs));
@@ -214,20 +276,69 @@ deliver_head(nghttp2_session *ng, struct h2up_stream *st)
 			const struct msg_field *cl = msg_fields_find(f, n,
 			    "content-length");
 
-			st->final_head = true;
 			if (st->head_request || status == 204 || status == 304)
 				rs.body = MSG_BODY_NONE;
 			else if (cl != NULL &&
-			    parse_length(cl, &rs.content_length))
+			    parse_length(cl, &rs.content_length) &&
+			    msg_fields_find(f, n, "trailer") == NULL)
 				rs.body = MSG_BODY_SIZED;
 			else
+				/* Announced trailers need a chunked body
+				 * toward HTTP/1.1 clients. */
 				rs.body = MSG_BODY_STREAM;
 		}
 		st->ops->on_head(st->arg, &rs);
 	}
 	for (unsigned i = 0; i < nhv; i++)
 		nghttp2_rcbuf_decref(hv[i]);
-	return 0;
+}
+
+/* Tells the owner what the pass brought for st: the final head, body
+ * bytes, the end.  The owner may free st in any of these. */
+static void
+deliver_news(struct h2up_stream *st)
+{
+	/* A small sized body is checked whole before its head goes: a
+	 * length mismatch is then a 502, never a cut response. */
+	if (st->hold && !st->end_pending && !st->ended)
+		return;
+	st->busy = true;
+	if (st->head_pending && !st->ended)
+		deliver_head(st);
+	if (!st->freed && !st->ended && st->final_head &&
+	    evbuffer_get_length(st->in) > 0)
+		st->ops->on_data(st->arg);
+	if (!st->freed && !st->ended && st->end_pending && st->final_head) {
+		st->ended = true;
+		st->ops->on_end(st->arg, NULL, 0);
+	}
+	st->busy = false;
+	if (st->freed)
+		stream_release(st);
+}
+
+/* The head in hv announces a body of at most window bytes (that all
+ * fits in the stream's window: holding it back cannot stall). */
+static bool
+held_length(const struct h2up_stream *st, unsigned window)
+{
+	uint64_t len = 0;
+	bool found = false;
+
+	if (st->head_request)
+		return false;
+	for (unsigned i = 0; i < st->nhv; i += 2) {
+		nghttp2_vec nm = nghttp2_rcbuf_get_buf(st->hv[i]);
+		nghttp2_vec vl = nghttp2_rcbuf_get_buf(st->hv[i + 1]);
+		struct msg_field f = { (const char *)nm.base, nm.len,
+		    (const char *)vl.base, vl.len };
+
+		if (msg_name_eq(&f, "content-length"))
+			found = parse_length(&f, &len);
+		else if (msg_name_eq(&f, "trailer"))
+			return false;
+	}
+	return found && len <= window;
 }
 
 static int
@@ -236,16 +347,49 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 	struct h2up *s = ud;
 	struct h2up_stream *st;
 	bool end = (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-	int32_t id = fr->hd.stream_id;
 
 	switch (fr->hd.type) {
 	case NGHTTP2_HEADERS:
-		if ((st = stream_of(ng, id)) == NULL)
+		if ((st = stream_of(ng, fr->hd.stream_id)) == NULL)
 			return 0;
-		deliver_head(ng, st);
-		break;
+		if (st->head_overflow) {
+			head_release(st);
+			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_INTERNAL_ERROR);
+			return 0;
+		}
+		if (st->final_head) {
+			/* Trailers: what the pass held goes first. */
+			/* (A held final head was told when the trailers
+			 * began: on_begin_headers.) */
+			st->busy = true;
+			if (!st->freed && evbuffer_get_length(st->in) > 0)
+				st->ops->on_data(st->arg);
+			if (!st->freed && !st->ended)
+				deliver_head(st);
+			st->busy = false;
+			if (st->freed)
+				stream_release(st);
+			return 0;
+		}
+		if (head_status(st) < 200) {
+			/* Interim: told at once, in order. */
+			deliver_head(st);
+			return 0;
+		}
+		st->final_head = true;
+		st->head_pending = true;
+		st->hold = held_length(st, s->set.window);
+		if (end)
+			st->end_pending = true;
+		news_add(s, st);
+		return 0;
 	case NGHTTP2_DATA:
-		break;
+		if (end && (st = stream_of(ng, fr->hd.stream_id)) != NULL) {
+			st->end_pending = true;
+			news_add(s, st);
+		}
+		return 0;
 	case NGHTTP2_SETTINGS:
 	case NGHTTP2_GOAWAY:
 		if (s->ops->on_room != NULL)
@@ -258,13 +402,6 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 	default:
 		return 0;
 	}
-	/* The owner may have freed the stream in on_head. */
-	if (end && (st = stream_of(ng, id)) != NULL && st->final_head &&
-	    !st->ended) {
-		st->ended = true;
-		st->ops->on_end(st->arg, NULL, 0);
-	}
-	return 0;
 }
 
 static int
@@ -274,14 +411,13 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	struct h2up_stream *st = stream_of(ng, id);
 
 	(void)flags;
-	(void)ud;
-	if (st == NULL) {
+	if (st == NULL || st->ended) {
 		/* Nobody takes it: the windows reopen at once. */
 		nghttp2_session_consume(ng, id, len);
 		return 0;
 	}
 	evbuffer_add(st->in, data, len);
-	st->ops->on_data(st->arg);
+	news_add(ud, st);
 	return 0;
 }
 
@@ -296,13 +432,18 @@ on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 	if (st != NULL) {
 		st->closed = true;
 		stream_unlink(st);
-		head_release(st);
 		nghttp2_session_set_stream_user_data(ng, id, NULL);
-		if (!st->ended) {
+		/* A clean close after the response ended: the news pass
+		 * tells the end. */
+		if (!st->ended && !(code == NGHTTP2_NO_ERROR &&
+		    st->end_pending && st->final_head)) {
 			/* Above a GOAWAY's last stream nghttp2 closes with
-			 * REFUSED_STREAM too: neither was processed. */
+			 * REFUSED_STREAM too: neither was processed.  A
+			 * head held back is dropped unseen. */
+			head_release(st);
+			st->head_pending = false;
 			st->ended = true;
-			st->ops->on_close(st->arg, code == 0 ?
+			st->ops->on_close(st->arg, code == NGHTTP2_NO_ERROR ?
 			    H2_PROTOCOL_ERROR : code,
 			    code == NGHTTP2_REFUSED_STREAM && !st->final_head);
 		}
@@ -457,6 +598,19 @@ h2up_flush(struct h2up *s)
 	return true;
 }
 
+static void
+deliver_all_news(struct h2up *s)
+{
+	struct h2up_stream *st;
+
+	while ((st = s->news) != NULL) {
+		s->news = st->next_news;
+		st->on_news = false;
+		st->next_news = NULL;
+		deliver_news(st);
+	}
+}
+
 bool
 h2up_read(struct h2up *s)
 {
@@ -485,6 +639,7 @@ h2up_read(struct h2up *s)
 			evbuffer_drain(in, (size_t)rc);
 		}
 	}
+	deliver_all_news(s);
 	if (!h2up_flush(s))
 		return false;
 	return nghttp2_session_want_read(s->ng) ||
@@ -674,17 +829,42 @@ h2up_stream_replay(struct h2up_stream *st)
 	return st->replay;
 }
 
+static void
+stream_release(struct h2up_stream *st)
+{
+	head_release(st);
+	free(st->hv);
+	evbuffer_free(st->in);
+	evbuffer_free(st->out);
+	evbuffer_free(st->replay);
+	free(st);
+}
+
+/* Takes st off a singly linked list (writable or news). */
+static void
+list_remove(struct h2up_stream **head, struct h2up_stream *st, bool news)
+{
+	struct h2up_stream **pp;
+
+	for (pp = head; *pp != NULL;
+	    pp = news ? &(*pp)->next_news : &(*pp)->next_writable)
+		if (*pp == st) {
+			*pp = news ? st->next_news : st->next_writable;
+			return;
+		}
+}
+
 void
 h2up_stream_free(struct h2up_stream *st)
 {
 	struct h2up *s;
-	struct h2up_stream **pp;
 
 	if (st == NULL)
 		return;
 	s = st->s;
 	if (st->id > 0 && !st->closed) {
 		stream_unlink(st);
+		st->closed = true;
 		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
 		/* What it still receives reopens the windows at once. */
 		nghttp2_session_consume(s->ng, st->id,
@@ -693,14 +873,14 @@ h2up_stream_free(struct h2up_stream *st)
 			nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE,
 			    st->id, NGHTTP2_CANCEL);
 	}
-	for (pp = &s->writable; *pp != NULL; pp = &(*pp)->next_writable)
-		if (*pp == st) {
-			*pp = st->next_writable;
-			break;
-		}
-	head_release(st);
-	evbuffer_free(st->in);
-	evbuffer_free(st->out);
-	evbuffer_free(st->replay);
-	free(st);
+	if (st->notify)
+		list_remove(&s->writable, st, false);
+	if (st->on_news)
+		list_remove(&s->news, st, true);
+	st->notify = st->on_news = false;
+	st->ended = true;
+	if (st->busy)
+		st->freed = true;	/* deliver_news frees it */
+	else
+		stream_release(st);
 }
