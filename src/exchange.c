@@ -342,6 +342,7 @@ route_request(struct exchange *x)
 	}
 	x->spec = upstream_pool_spec(x->pool);
 	x->h2 = x->spec->protocol == PROTO_H2;
+	x->up_proto = x->h2 ? "h2" : "http/1.1";
 	connect_upstream(x, false);
 }
 

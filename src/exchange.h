@@ -138,6 +138,7 @@ struct exchange {
 	enum resp_state resp;
 	bool up_eof;
 	bool h2;			/* the route's pool speaks HTTP/2 */
+	const char *up_proto;		/* its ALPN name, for the log */
 	struct evbuffer *replay;	/* HTTP/2 body sent, for a retry */
 	bool client_chunked;
 	bool chunk_out;			/* response bytes go chunked */

@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "h2_up.h"
 #include "msg.h"
+#include "stats.h"
 #include "xalloc.h"
 
 /* A stream's request body bytes kept for a retry, at most: beyond it a
@@ -390,8 +391,15 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 			news_add(s, st);
 		}
 		return 0;
-	case NGHTTP2_SETTINGS:
+	case NGHTTP2_RST_STREAM:
+		stats_h2_reset(s->set.stats, H2S_UPSTREAM, H2D_RECEIVED,
+		    fr->rst_stream.error_code);
+		return 0;
 	case NGHTTP2_GOAWAY:
+		stats_add(&s->set.stats->h2_goaway[H2S_UPSTREAM][H2D_RECEIVED],
+		    1);
+		/* FALLTHROUGH */
+	case NGHTTP2_SETTINGS:
 		if (s->ops->on_room != NULL)
 			s->ops->on_room(s->arg);
 		return 0;
@@ -402,6 +410,21 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 	default:
 		return 0;
 	}
+}
+
+/* Counts what the session sent that /metrics shows. */
+static int
+on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+	struct h2up *s = ud;
+
+	(void)ng;
+	if (fr->hd.type == NGHTTP2_RST_STREAM)
+		stats_h2_reset(s->set.stats, H2S_UPSTREAM, H2D_SENT,
+		    fr->rst_stream.error_code);
+	else if (fr->hd.type == NGHTTP2_GOAWAY)
+		stats_add(&s->set.stats->h2_goaway[H2S_UPSTREAM][H2D_SENT], 1);
+	return 0;
 }
 
 static int
@@ -514,6 +537,7 @@ h2up_new(struct conn *c, const struct h2up_settings *set,
 	    on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback2(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
 	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,

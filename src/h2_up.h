@@ -24,6 +24,7 @@
 struct conn;
 struct evbuffer;
 struct field_list;
+struct stats;
 
 struct h2up;
 struct h2up_stream;
@@ -68,6 +69,7 @@ struct h2up_settings {
 	unsigned max_streams;		/* our cap on streams at once */
 	unsigned window;		/* per-stream receive window */
 	unsigned max_header_list;	/* response head bytes we accept */
+	struct stats *stats;		/* GOAWAY and RST_STREAM counts */
 };
 
 /* A session on c, just connected: queues the preface and SETTINGS. */

@@ -336,14 +336,14 @@ access_text(char *buf, size_t size, const struct log_exchange *x)
 	n = snprintf(buf, size, "id=%s client=%s listener=%s route=%s "
 	    "target=%s method=%s host=%s path=\"%.*s\" status=%u "
 	    "req_bytes=%llu resp_bytes=%llu time_ms=%.3f upstream_ms=%.3f "
-	    "tls=%s peer=%s%s%s%s",
+	    "tls=%s peer=%s proto=%s up_proto=%s%s%s%s",
 	    dash(x->id), dash(x->client), dash(x->listener), dash(x->route),
 	    dash(x->target), dash(x->method), dash(x->host),
 	    (int)(x->path_len > LOG_PATH_MAX ? LOG_PATH_MAX : x->path_len),
 	    x->path != NULL ? x->path : "", x->status,
 	    (unsigned long long)x->req_bytes, (unsigned long long)x->resp_bytes,
 	    x->time_ms, x->upstream_ms, dash(x->tls), dash(x->peer),
-	    x->note ? " note=\"" : "", x->note ? x->note : "",
+	    dash(x->proto), dash(x->up_proto), x->note ? " note=\"" : "", x->note ? x->note : "",
 	    x->note ? "\"" : "");
 	if (n < 0) {
 		buf[0] = '\0';
@@ -413,6 +413,8 @@ access_json(char *buf, size_t size, const struct log_exchange *x,
 		jsonw_fixed(&w, "upstream_ms", x->upstream_ms, 3);
 	jsonw_str(&w, "tls", x->tls);
 	jsonw_str(&w, "peer", x->peer);
+	jsonw_str(&w, "protocol", x->proto);
+	jsonw_str(&w, "upstream_protocol", x->up_proto);
 	jsonw_str(&w, "note", x->note);
 	n = jsonw_end(&w);
 	buf[n] = '\0';

@@ -79,6 +79,8 @@ struct log_exchange {
 	double upstream_ms;		/* until the response head */
 	const char *tls;		/* version of the client connection */
 	const char *peer;		/* authenticated client identity */
+	const char *proto;		/* client side: "http/1.1", "h2" */
+	const char *up_proto;		/* upstream side, when one was used */
 	const char *note;		/* why it failed */
 };
 

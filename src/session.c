@@ -184,6 +184,7 @@ session_log_exchange(struct session *s)
 		return;
 	x->logged = true;
 	ms = exchange_ms_since(&x->t_start);
+	stats_add(&s->lp->stats.client_requests[PROTO_HTTP1], 1);
 	stats_request(&s->lp->stats, (int)s->lc->role, x->route_slot, x->status,
 	    x->req_bytes, x->resp_bytes, ms / 1000);
 	if (!log_access_enabled())
@@ -206,6 +207,8 @@ session_log_exchange(struct session *s)
 		.upstream_ms = x->upstream_ms,
 		.tls = ssl != NULL ? tls_version(ssl) : NULL,
 		.peer = s->peer_id[0] != '\0' ? s->peer_id : NULL,
+		.proto = "http/1.1",
+		.up_proto = x->up_proto,
 		.note = x->note,
 	});
 }

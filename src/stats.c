@@ -113,6 +113,73 @@ route_label(unsigned slot)
 	return slot <= nroute_names ? route_name[slot] : "other";
 }
 
+static const char *const proto_label[STATS_NPROTO] = { "http/1.1", "h2" };
+static const char *const h2_side_label[H2S_N] = { "client", "upstream" };
+static const char *const h2_dir_label[H2D_N] = { "sent", "received" };
+static const char *const h2_code_label[STATS_NH2CODE] = {
+	"NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
+	"SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR",
+	"REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR",
+	"ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+	"other",
+};
+static const char *const h2_defence_label[H2X_N] = {
+	"rapid_reset", "stream_budget", "streams_total", "continuation",
+	"settings", "ping", "empty_frames",
+};
+
+/* The protocol and HTTP/2 families. */
+static void
+render_h2(struct evbuffer *out, const struct stats *const *w, unsigned n)
+{
+	family(out, "mcxproxy_requests_by_protocol_total", "Requests "
+	    "answered, by the client's protocol.", "counter");
+	for (int p = 0; p < STATS_NPROTO; p++)
+		evbuffer_add_printf(out, "mcxproxy_requests_by_protocol_total"
+		    "{protocol=\"%s\"} %llu\n", proto_label[p],
+		    (unsigned long long)SUM(client_requests[p]));
+	family(out, "mcxproxy_upstream_connections_by_protocol", "Upstream "
+	    "connections open, by protocol.", "gauge");
+	for (int p = 0; p < STATS_NPROTO; p++)
+		evbuffer_add_printf(out,
+		    "mcxproxy_upstream_connections_by_protocol"
+		    "{protocol=\"%s\"} %llu\n", proto_label[p],
+		    (unsigned long long)SUM(upstream_conns[p]));
+	counter(out, "mcxproxy_upstream_streams", "Upstream HTTP/2 streams "
+	    "carrying a request.", "gauge", SUM(upstream_streams));
+	family(out, "mcxproxy_h2_goaway_total", "HTTP/2 GOAWAY frames, by "
+	    "side (client, upstream) and direction.", "counter");
+	for (int s = 0; s < H2S_N; s++)
+		for (int d = 0; d < H2D_N; d++)
+			evbuffer_add_printf(out, "mcxproxy_h2_goaway_total"
+			    "{side=\"%s\",direction=\"%s\"} %llu\n",
+			    h2_side_label[s], h2_dir_label[d],
+			    (unsigned long long)SUM(h2_goaway[s][d]));
+	family(out, "mcxproxy_h2_stream_resets_total", "HTTP/2 streams reset "
+	    "(RST_STREAM), by side, direction and error code; codes never seen "
+	    "have no row.", "counter");
+	for (int s = 0; s < H2S_N; s++)
+		for (int d = 0; d < H2D_N; d++)
+			for (int c = 0; c < STATS_NH2CODE; c++) {
+				uint64_t v = SUM(h2_resets[s][d][c]);
+
+				if (v == 0)
+					continue;
+				evbuffer_add_printf(out,
+				    "mcxproxy_h2_stream_resets_total{side=\"%s\","
+				    "direction=\"%s\",code=\"%s\"} %llu\n",
+				    h2_side_label[s], h2_dir_label[d],
+				    h2_code_label[c], (unsigned long long)v);
+			}
+	family(out, "mcxproxy_h2_defences_total", "HTTP/2 attack defences "
+	    "that acted, by kind (each ended a connection or a stream).",
+	    "counter");
+	for (int k = 0; k < H2X_N; k++)
+		evbuffer_add_printf(out, "mcxproxy_h2_defences_total"
+		    "{kind=\"%s\"} %llu\n", h2_defence_label[k],
+		    (unsigned long long)SUM(h2_defences[k]));
+}
+
 void
 stats_render(struct evbuffer *out, const struct stats *const *w, unsigned n)
 {
@@ -190,6 +257,7 @@ stats_render(struct evbuffer *out, const struct stats *const *w, unsigned n)
 		evbuffer_add_printf(out, "mcxproxy_client_connections_refused_total"
 		    "{reason=\"%s\"} %llu\n", refusal_label[i],
 		    (unsigned long long)SUM(refused[i]));
+	render_h2(out, w, n);
 	family(out, "mcxproxy_upstream_connections", "Upstream connections "
 	    "open, by state (active: connecting or carrying a request; idle: "
 	    "pooled).", "gauge");

@@ -53,6 +53,24 @@ enum stats_refusal {
 	REFUSED_N,
 };
 
+#define STATS_NPROTO	2	/* enum http_proto */
+#define STATS_NH2CODE	15	/* RFC 9113 error codes 0x0..0xd, then other */
+
+enum stats_h2_side { H2S_CLIENT, H2S_UPSTREAM, H2S_N };
+enum stats_h2_dir { H2D_SENT, H2D_RECEIVED, H2D_N };
+
+/* HTTP/2 attack defences (client side), by kind. */
+enum stats_h2_defence {
+	H2X_RAPID_RESET,	/* stream resets faster than allowed */
+	H2X_STREAM_BUDGET,	/* new streams per loop pass */
+	H2X_STREAMS_TOTAL,	/* streams per connection */
+	H2X_CONTINUATION,	/* CONTINUATION flood */
+	H2X_SETTINGS,		/* SETTINGS flood */
+	H2X_PING,		/* PING flood (outbound ACKs) */
+	H2X_EMPTY_FRAMES,	/* empty DATA/HEADERS flood */
+	H2X_N,
+};
+
 struct stats {
 	atomic_uint_fast64_t refused[REFUSED_N];
 	atomic_uint_fast64_t requests[STATS_NROLE][STATS_NROUTE][STATS_NCLASS];
@@ -65,11 +83,17 @@ struct stats {
 	atomic_uint_fast64_t identity_refusals;
 	atomic_uint_fast64_t tls_handshakes[2];		/* TLS 1.2, TLS 1.3 */
 	atomic_uint_fast64_t tls_failures[TLSF_N];
+	atomic_uint_fast64_t client_requests[STATS_NPROTO];
+	atomic_uint_fast64_t h2_goaway[H2S_N][H2D_N];
+	atomic_uint_fast64_t h2_resets[H2S_N][H2D_N][STATS_NH2CODE];
+	atomic_uint_fast64_t h2_defences[H2X_N];
 	/* gauges */
 	atomic_uint_fast64_t connections;		/* client connections open */
 	atomic_uint_fast64_t idle_connections;		/* ... of which keep-alive idle */
 	atomic_uint_fast64_t upstream_busy;		/* upstream: connecting or in use */
 	atomic_uint_fast64_t upstream_idle;		/* upstream: pooled keep-alive */
+	atomic_uint_fast64_t upstream_conns[STATS_NPROTO];	/* by protocol */
+	atomic_uint_fast64_t upstream_streams;		/* HTTP/2 streams in use */
 };
 
 static inline void
@@ -86,6 +110,14 @@ stats_sub(atomic_uint_fast64_t *c, uint64_t n)
 
 /* One finished request of listener role, on route slot, with its status,
  * body bytes and time from head to last byte. */
+/* An HTTP/2 RST_STREAM of code, on side, sent or received. */
+static inline void
+stats_h2_reset(struct stats *st, int side, int dir, uint32_t code)
+{
+	stats_add(&st->h2_resets[side][dir][code < STATS_NH2CODE - 1 ? code :
+	    STATS_NH2CODE - 1], 1);
+}
+
 void	stats_request(struct stats *, int role, unsigned route, unsigned status,
 	    uint64_t req_bytes, uint64_t resp_bytes, double seconds);
 

@@ -149,6 +149,7 @@ uc_close(struct upstream_conn *c)
 		h2up_free(c->h2);
 	}
 	c->pool->nopen--;
+	stats_sub(&p->spec.stats->upstream_conns[p->spec.protocol], 1);
 	conn_free(c->conn);	/* closes the fd and frees the SSL */
 	c->magic = 0;
 	free(c);
@@ -320,6 +321,7 @@ uc_open(struct upstream_pool *p, size_t t, const char **why)
 	}
 	conn_set_timeouts(c->conn, p->spec.connect_timeout, p->spec.connect_timeout);
 	stats_add(&p->spec.stats->upstream_busy, 1);
+	stats_add(&p->spec.stats->upstream_conns[p->spec.protocol], 1);
 	return c;
 }
 
@@ -571,6 +573,7 @@ h2_connected(struct upstream_conn *c)
 		.max_streams = p->spec.pool.max_streams,
 		.window = 65535,
 		.max_header_list = 65536,
+		.stats = p->spec.stats,
 	};
 
 	if (p->spec.ssl_ctx != NULL && !tls_alpn_is_h2(conn_ssl(c->conn))) {
@@ -723,6 +726,7 @@ h2_acquire(struct upstream_pool *p, const struct upstream_ops *ops,
 	c->streams = st;
 	c->nstreams++;
 	c->served++;
+	stats_add(&p->spec.stats->upstream_streams, 1);
 	if (st->ready) {
 		h2_set_busy(c);
 		st->h2 = h2up_stream_new(c->h2, &hs_ops, st);
@@ -744,6 +748,7 @@ h2_release(struct upstream_stream *st)
 	if (st->next != NULL)
 		st->next->prev = st->prev;
 	c->nstreams--;
+	stats_sub(&c->pool->spec.stats->upstream_streams, 1);
 	free(st);
 	if (h2_maybe_close(c))
 		return;

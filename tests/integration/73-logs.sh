@@ -27,7 +27,7 @@ start_proxy "$CONF"
 curl_ue -o /dev/null "$(ue_url kms.mcx.own.example /one)" || fail "first request"
 wait_log "$TMP/access.log" 'path="/one"' 5 || fail "no access line for /one"
 line=$(grep 'path="/one"' "$TMP/access.log")
-expect_match "$line" '^id=[0-9a-f]+ client=127\.0\.0\.1:[0-9]+ listener=ue route=kms target=127\.0\.0\.1:[0-9]+ method=GET host=kms\.mcx\.own\.example path="/one" status=200 req_bytes=0 resp_bytes=[0-9]+ time_ms=[0-9.]+ upstream_ms=[0-9.]+ tls=TLSv1\.3 peer=-$' \
+expect_match "$line" '^id=[0-9a-f]+ client=127\.0\.0\.1:[0-9]+ listener=ue route=kms target=127\.0\.0\.1:[0-9]+ method=GET host=kms\.mcx\.own\.example path="/one" status=200 req_bytes=0 resp_bytes=[0-9]+ time_ms=[0-9.]+ upstream_ms=[0-9.]+ tls=TLSv1\.3 peer=- proto=http/1\.1 up_proto=http/1\.1$' \
     "access line fields"
 
 say "rotation"
@@ -94,7 +94,8 @@ import calendar, json, re, sys, time
 path, port, refused_id = sys.argv[1], sys.argv[2], sys.argv[3]
 keys = ["time", "request_id", "client", "listener", "route", "target",
         "method", "host", "path", "status", "req_bytes", "resp_bytes",
-        "duration_ms", "upstream_ms", "tls", "peer", "note"]
+        "duration_ms", "upstream_ms", "tls", "peer", "protocol",
+        "upstream_protocol", "note"]
 recs = [json.loads(l) for l in open(path, "rb")]
 assert len(recs) == 5, "%d lines" % len(recs)
 for r in recs:

@@ -37,6 +37,8 @@ full(void)
 		.upstream_ms = 0.25,
 		.tls = "TLSv1.3",
 		.peer = "sip:alice@mcx.own.example",
+		.proto = "http/1.1",
+		.up_proto = "h2",
 	};
 }
 
@@ -62,7 +64,7 @@ START_TEST(text_unchanged)
 	    "target=127.0.0.1:8080 method=GET host=kms.mcx.own.example "
 	    "path=\"/a%20b/\"q\"\\x\x01\xc3\xa9\xff\" status=200 req_bytes=12 "
 	    "resp_bytes=3456 time_ms=1.500 upstream_ms=0.250 tls=TLSv1.3 "
-	    "peer=sip:alice@mcx.own.example");
+	    "peer=sip:alice@mcx.own.example proto=http/1.1 up_proto=h2");
 	/* What the proxy answers itself before routing. */
 	x = (struct log_exchange){ .id = "0a1b2c3d0100000002",
 	    .client = "[::1]:40001", .listener = "trusted", .status = 400,
@@ -70,7 +72,7 @@ START_TEST(text_unchanged)
 	expect_line(LOG_FORMAT_TEXT, &x, "id=0a1b2c3d0100000002 "
 	    "client=[::1]:40001 listener=trusted route=- target=- method=- "
 	    "host=- path=\"\" status=400 req_bytes=0 resp_bytes=0 "
-	    "time_ms=0.013 upstream_ms=-1.000 tls=- peer=- "
+	    "time_ms=0.013 upstream_ms=-1.000 tls=- peer=- proto=- up_proto=- "
 	    "note=\"bad request\"");
 }
 END_TEST
@@ -87,7 +89,8 @@ START_TEST(json_fields)
 	    "\"path\":\"/a%20b/\\\"q\\\"\\\\x\\u0001\xc3\xa9\\u00ff\","
 	    "\"status\":200,\"req_bytes\":12,\"resp_bytes\":3456,"
 	    "\"duration_ms\":1.500,\"upstream_ms\":0.250,\"tls\":\"TLSv1.3\","
-	    "\"peer\":\"sip:alice@mcx.own.example\",\"note\":null}");
+	    "\"peer\":\"sip:alice@mcx.own.example\",\"protocol\":\"http/1.1\","
+	    "\"upstream_protocol\":\"h2\",\"note\":null}");
 }
 END_TEST
 
@@ -103,7 +106,8 @@ START_TEST(json_missing_values)
 	    "\"route\":null,\"target\":null,\"method\":null,\"host\":null,"
 	    "\"path\":null,\"status\":499,\"req_bytes\":0,\"resp_bytes\":0,"
 	    "\"duration_ms\":0.000,\"upstream_ms\":null,\"tls\":null,"
-	    "\"peer\":null,\"note\":\"client closed: \\\"reset\\\"\\n\"}");
+	    "\"peer\":null,\"protocol\":null,\"upstream_protocol\":null,"
+	    "\"note\":\"client closed: \\\"reset\\\"\\n\"}");
 	/* Milliseconds are cut, not rounded up into the next second. */
 	log_access_line(buf, sizeof(buf), LOG_FORMAT_JSON, &x, &epoch);
 	ck_assert_msg(strncmp(buf, "{\"time\":\"1970-01-01T00:00:00.999Z\",",
