@@ -751,6 +751,23 @@ h2up_stream_new(struct h2up *s, const struct h2up_stream_ops *ops,
 #define NV(n, nl, v, vl, fl)	(nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), (nl), (vl), (fl) }
 
+static bool
+te_trailers(const struct msg_request *rq)
+{
+	for (unsigned i = 0; i < rq->nfields; i++) {
+		const struct msg_field *f = &rq->fields[i];
+		const char *p = f->value, *tok;
+		size_t len;
+
+		if (!msg_name_eq(f, "te"))
+			continue;
+		while (msg_next_token(&p, f->value + f->value_len, &tok, &len))
+			if (msg_token_eq(tok, len, "trailers"))
+				return true;
+	}
+	return false;
+}
+
 bool
 h2up_stream_submit(struct h2up_stream *st, const struct msg_request *rq,
     const struct field_list *fl, bool tls, bool end)
@@ -764,7 +781,7 @@ h2up_stream_submit(struct h2up_stream *st, const struct msg_request *rq,
 
 	for (unsigned i = 0; i < fl->n; i++)
 		names += fl->v[i].name_len;
-	nv = xcalloc(fl->n + 5, sizeof(*nv));
+	nv = xcalloc(fl->n + 6, sizeof(*nv));
 	lower = lp = xmalloc(names + 1);
 	nv[nnv++] = NV(":method", 7, rq->method, strlen(rq->method),
 	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
@@ -794,6 +811,11 @@ h2up_stream_submit(struct h2up_stream *st, const struct msg_request *rq,
 		nv[nnv++] = NV("content-length", 14, clen, (size_t)k,
 		    NGHTTP2_NV_FLAG_NO_COPY_NAME);
 	}
+	/* TE is hop-by-hop; HTTP/2 carries it only as "trailers" (RFC 9113
+	 * 8.2.2), when the client said it takes them. */
+	if (te_trailers(rq))
+		nv[nnv++] = NV("te", 2, "trailers", 8,
+		    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
 	st->head_request = rq->method_head;
 	st->out_end = end;
 	dp.source.ptr = st;
