@@ -275,8 +275,8 @@ connect_upstream(struct exchange *x, bool fresh)
 	const char *why = "cannot connect";
 
 	x->attempts++;
-	x->up = upstream_acquire(x->pool, fresh, &exchange_upstream_ops, x,
-	    &status, &why);
+	x->up = upstream_acquire(x->pool, fresh, x->avoid,
+	    &exchange_upstream_ops, x, &status, &why);
 	if (x->up == NULL) {
 		client_fail(x, status, why, status == 503 ?
 		    retry_after_seconds(x->spec) : 0);
@@ -667,6 +667,7 @@ h2_close(void *arg, uint32_t code, bool unprocessed)
 			log_info("session %s: upstream %s: %s; trying again on "
 			    "another connection (route %s)", x->cl.peer,
 			    x->target_name, h2_reason(code), x->route_name);
+			x->avoid = upstream_conn_of(x->up);
 			exchange_drop_upstream(x);
 			x->retried = true;
 			connect_upstream(x, true);

@@ -140,6 +140,7 @@ struct exchange {
 	bool h2;			/* the route's pool speaks HTTP/2 */
 	const char *up_proto;		/* its ALPN name, for the log */
 	struct evbuffer *replay;	/* HTTP/2 body sent, for a retry */
+	const void *avoid;		/* ... not on the connection that refused */
 	bool client_chunked;
 	bool chunk_out;			/* response bytes go chunked */
 	bool resp_none;			/* the response has no body */

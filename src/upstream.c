@@ -665,8 +665,9 @@ h2_room(const struct upstream_conn *c)
  * a new one when every connection is full.
  */
 static struct upstream_stream *
-h2_acquire(struct upstream_pool *p, const struct upstream_ops *ops,
-    void *arg, unsigned *status, const char **why)
+h2_acquire(struct upstream_pool *p, const void *avoid,
+    const struct upstream_ops *ops, void *arg, unsigned *status,
+    const char **why)
 {
 	struct upstream_conn *c, *best = NULL;
 	struct upstream_stream *st;
@@ -676,7 +677,7 @@ h2_acquire(struct upstream_pool *p, const struct upstream_ops *ops,
 
 	event_base_gettimeofday_cached(p->base, &now);
 	for (c = p->h2conns; c != NULL; c = c->hnext) {
-		if (is_ejected(p, c->target, &now))
+		if (c == avoid || is_ejected(p, c->target, &now))
 			continue;
 		room = h2_room(c);
 		/* A live connection before one still connecting. */
@@ -780,7 +781,7 @@ stream_open(struct upstream_conn *c, const struct upstream_ops *ops,
 }
 
 struct upstream_stream *
-upstream_acquire(struct upstream_pool *p, bool fresh,
+upstream_acquire(struct upstream_pool *p, bool fresh, const void *avoid,
     const struct upstream_ops *ops, void *arg, unsigned *status,
     const char **why)
 {
@@ -789,7 +790,7 @@ upstream_acquire(struct upstream_pool *p, bool fresh,
 	size_t t;
 
 	if (p->spec.protocol == PROTO_H2)
-		return h2_acquire(p, ops, arg, status, why);
+		return h2_acquire(p, avoid, ops, arg, status, why);
 	/*
 	 * A connection with room first.  With one stream per connection,
 	 * only idle ones have room; a multiplexing protocol would also
@@ -924,6 +925,12 @@ bool
 upstream_is_reused(const struct upstream_stream *st)
 {
 	return st->reused;
+}
+
+const void *
+upstream_conn_of(const struct upstream_stream *st)
+{
+	return st->c;
 }
 
 bool

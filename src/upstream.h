@@ -70,15 +70,18 @@ void	upstream_pool_retire(struct upstream_pool *);
 /*
  * Leases a stream for a request, on a connection with room for one, or
  * on a new connection to the next healthy target.  fresh: a new
- * connection (the retry after a reused one broke).  Returns NULL with
- * *why and *status (503 no healthy target / pool full; 502 cannot
- * connect) set.  A stream on a connection already up is ready at once
- * (upstream_is_reused()); on a new one, CONN_EV_CONNECTED, or an error,
- * comes through ops->on_event.
+ * connection (HTTP/1.1: the retry after a reused one broke).  avoid: not
+ * on this connection (HTTP/2: upstream_conn_of() of a stream the server
+ * refused; NULL: any).  Returns NULL with *why and *status (503 no
+ * healthy target / pool full; 502 cannot connect) set.  A stream on a
+ * connection already up is ready at once (upstream_is_ready()); on a new
+ * one, CONN_EV_CONNECTED, or an error, comes through ops->on_event.
  */
 struct upstream_stream *upstream_acquire(struct upstream_pool *, bool fresh,
-	    const struct upstream_ops *, void *arg, unsigned *status,
-	    const char **why);
+	    const void *avoid, const struct upstream_ops *, void *arg,
+	    unsigned *status, const char **why);
+/* The stream's connection, as a token for upstream_acquire's avoid. */
+const void *upstream_conn_of(const struct upstream_stream *);
 /*
  * Ends a stream.  reusable: its response was complete and both sides
  * keep the connection, which stays open (idle once it carries no stream;
