@@ -502,6 +502,13 @@ resolve_defaults(struct config *cf)
 			l->alpn[0] = PROTO_HTTP1;
 			l->nalpn = 1;
 		}
+		for (size_t k = 0; k < l->nalpn; k++) {
+			if (l->alpn[k] == PROTO_H2)
+				l->tls.alpn_h2 = true;
+			else
+				l->tls.alpn_h1 = true;
+		}
+		l->tls.alpn_h2_first = l->alpn[0] == PROTO_H2;
 	}
 	for (i = 0; i < cf->nservers; i++)
 		if (cf->servers[i].pool.idle_timeout == 0)

@@ -70,6 +70,10 @@ struct tls_server_conf {
 	struct tls_cert_conf *certificates;	/* more, chosen by SNI */
 	size_t ncertificates;
 	bool sni_strict;	/* refuse a server name no certificate has */
+	/* ALPN, from the listener's alpn list (resolved on loading). */
+	bool alpn_h2;		/* offers h2 */
+	bool alpn_h1;		/* offers http/1.1 */
+	bool alpn_h2_first;	/* ... and prefers h2 */
 	int line;		/* where the tls group starts */
 };
 

@@ -138,12 +138,6 @@ request_cfg(const struct exchange *x)
 	return x->g->rt->cfg;
 }
 
-static const struct h1_head *
-req_head(const struct exchange *x)
-{
-	return h1_head(x->req_parser);
-}
-
 /* The client's idle limits follow the exchange's states (set on state
  * changes only). */
 static void
@@ -295,7 +289,6 @@ connect_upstream(struct exchange *x, bool fresh)
 static void
 route_request(struct exchange *x)
 {
-	const struct h1_head *h = req_head(x);
 	const struct runtime *rt = x->g->rt;
 	const struct config *c = rt->cfg;
 	struct policy_in in = {
@@ -306,10 +299,8 @@ route_request(struct exchange *x)
 		.rq = &x->rq,
 	};
 	struct verdict v;
-	const char *why = NULL;
 
-	if (headers_request_msg(h, &x->rq, &why) < 0)
-		in.target_error = why ? why : "invalid request target";
+	in.target_error = x->target_error;
 	policy_decide(&in, &v);
 	memcpy(x->host, v.host, sizeof(x->host));
 	switch (v.count) {
@@ -347,16 +338,17 @@ route_request(struct exchange *x)
 }
 
 void
-exchange_begin(struct exchange *x, struct h1_parser *req)
+exchange_begin(struct exchange *x, const struct msg_request *rq,
+    const struct exchange_request *how)
 {
-	const struct h1_head *h = h1_head(req);
-
-	x->req_parser = req;
-	x->req = h->framing == H1_BODY_NONE ? RQ_DONE : RQ_BODY;
+	x->rq = *rq;
+	x->target_error = how->target_error;
+	x->client_h11 = how->h11;
+	x->req = rq->body == MSG_BODY_NONE ? RQ_DONE : RQ_BODY;
 	x->resp = RS_HEAD;
-	x->close_after = h->conn_close;
+	x->close_after = how->close;
 	x->resp_parser = loop_take_parser(x->lp, false);
-	h1_parser_reset(x->resp_parser, h->method_head);
+	h1_parser_reset(x->resp_parser, rq->method_head);
 	route_request(x);
 }
 
@@ -381,6 +373,8 @@ pump_request(struct exchange *x)
 {
 	const struct config *c = request_cfg(x);
 	struct evbuffer *out;
+	unsigned status = 400;
+	const char *why = "bad request body";
 	double t;
 
 	if (x->req != RQ_BODY || x->up == NULL || x->state != X_FORWARD) {
@@ -392,8 +386,8 @@ pump_request(struct exchange *x)
 	 * HTTP/2 carries the bare bytes in DATA frames. */
 	out = x->h2 ? h2up_stream_body_out(upstream_h2(x->up)) :
 	    conn_output(up_conn(x));
-	switch (h1_body(x->req_parser, x->cl.ops->input(x->cl.arg), out,
-	    !x->h2, OUT_HIGH, &x->req_bytes)) {
+	switch (x->cl.ops->body(x->cl.arg, out, !x->h2, OUT_HIGH,
+	    &x->req_bytes, &status, &why)) {
 	case H1_AGAIN:
 		break;
 	case H1_DONE:
@@ -404,8 +398,7 @@ pump_request(struct exchange *x)
 		client_timeouts(x);
 		break;
 	case H1_ERROR:
-		refuse_body(x, h1_error_status(x->req_parser),
-		    h1_error_reason(x->req_parser));
+		refuse_body(x, status, why);
 		return false;
 	}
 	if (c->limits.max_body_bytes != 0 &&
@@ -438,15 +431,14 @@ client_send_head(struct exchange *x, const struct msg_response *m,
 static bool
 response_head(struct exchange *x, const struct msg_response *m)
 {
-	const struct h1_head *rq = req_head(x);
-
 	if (m->status == 101) {
 		client_fail(x, 502, "upstream switched protocols", 0);
 		return false;
 	}
 	if (m->status < 200) {
-		/* Interim (100 Continue, 103): relayed to HTTP/1.1 clients. */
-		if (rq->minor >= 1) {
+		/* Interim (100 Continue, 103): relayed to HTTP/1.1 and
+		 * HTTP/2 clients. */
+		if (x->client_h11 || x->cl.framed) {
 			client_send_head(x, m, false, false);
 			x->cl.ops->flush(x->cl.arg);
 		}
@@ -455,10 +447,10 @@ response_head(struct exchange *x, const struct msg_response *m)
 	upstream_report(x->up, true);
 	x->upstream_ms = exchange_ms_since(&x->t_start);
 	x->status = m->status;
-	x->client_chunked = rq->minor >= 1;
+	x->client_chunked = x->client_h11 && !x->cl.framed;
 	x->chunk_out = x->client_chunked && m->body == MSG_BODY_STREAM;
 	x->resp_none = m->body == MSG_BODY_NONE;
-	if (m->body == MSG_BODY_STREAM && !x->client_chunked)
+	if (m->body == MSG_BODY_STREAM && !x->client_chunked && !x->cl.framed)
 		x->close_after = true;
 	if (x->req != RQ_DONE || x->lp->draining)
 		x->close_after = true;
@@ -479,7 +471,7 @@ start_response(struct exchange *x)
 	if (!response_head(x, &m))
 		return false;
 	if (m.status < 200)
-		h1_parser_reset(x->resp_parser, req_head(x)->method_head);
+		h1_parser_reset(x->resp_parser, x->rq.method_head);
 	return true;
 }
 
@@ -727,8 +719,7 @@ may_retry(const struct exchange *x)
 {
 	return !x->h2 && x->up != NULL && upstream_is_reused(x->up) && !x->retried &&
 	    x->resp == RS_HEAD && !x->sent_to_client &&
-	    req_head(x)->method_idempotent &&
-	    req_head(x)->framing == H1_BODY_NONE &&
+	    x->rq.method_idempotent && x->rq.body == MSG_BODY_NONE &&
 	    evbuffer_get_length(conn_input(up_conn(x))) == 0;
 }
 

@@ -6,9 +6,10 @@
  * the response down under back-pressure, and gives the stream back.
  *
  * It knows its client side only through struct exchange_client_ops (send
- * a head, send body bytes, end, fail, abort; the request body's input),
- * so the HTTP/1.1 session (session.c) is one client side among possible
- * others, and tests drive an exchange with a fake one.  The client side
+ * a head, send body bytes, end, fail, abort; the request body), and the
+ * request as a neutral message (msg.h), so the HTTP/1.1 session
+ * (session.c) and each stream of an HTTP/2 connection (h2_down.c) are
+ * client sides alike, and tests drive an exchange with a fake one.  The client side
  * owns the exchange: it creates it, tells it when the client became
  * readable or writable, and frees it; an exchange never frees itself.
  */
@@ -21,10 +22,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "h1.h"
 #include "msg.h"
 
 struct evbuffer;
-struct h1_head;
 struct h1_parser;
 struct loop;
 struct loop_gen;
@@ -45,8 +46,16 @@ struct upstream_stream;
  * and exchange_free() (the only calls still allowed on it).
  */
 struct exchange_client_ops {
-	/* The request body's bytes as they arrive from the client. */
-	struct evbuffer *(*input)(void *arg);
+	/*
+	 * Moves request body bytes into out while it holds less than limit:
+	 * chunk-coded when chunked and the body is streamed (msg_request's
+	 * MSG_BODY_STREAM), else bare; *payload counts the body's bytes.
+	 * H1_DONE at the body's end; H1_ERROR with *status and *why set
+	 * (the answer: the body broke its framing).
+	 */
+	enum h1_status (*body)(void *arg, struct evbuffer *out, bool chunked,
+		    size_t limit, uint64_t *payload, unsigned *status,
+		    const char **why);
 	/* The exchange took what it could from input (reading pauses while
 	 * the input is full and resumes below). */
 	void	(*consumed)(void *arg);
@@ -88,6 +97,17 @@ struct exchange_client {
 	const char *peer;		/* "address:port", for logs */
 	const char *peer_host;		/* address, for forwarding fields */
 	const char *peer_id;		/* authenticated identity, "" if none */
+	/* The client's protocol frames response bodies itself (HTTP/2):
+	 * never chunked by the exchange, never close-delimited. */
+	bool framed;
+};
+
+/* How a request came, beside the message. */
+struct exchange_request {
+	const char *target_error;	/* unreadable target: why (400) */
+	bool close;			/* the client ends the connection after */
+	bool h11;			/* an HTTP/1.1 client: chunked bodies
+					   and interim responses */
 };
 
 enum exchange_state {
@@ -117,7 +137,6 @@ struct exchange {
 	 * pools serve this request, whatever a reload does meanwhile.  Kept
 	 * (and so the strings below) as long as the exchange. */
 	struct loop_gen *g;
-	struct h1_parser *req_parser;	/* the client side's, lent */
 	struct h1_parser *resp_parser;	/* the loop's, while the exchange lives */
 	uint64_t seq;			/* request number in this loop */
 	char id[24];			/* seq formatted, when first needed */
@@ -141,6 +160,8 @@ struct exchange {
 	const char *up_proto;		/* its ALPN name, for the log */
 	struct evbuffer *replay;	/* HTTP/2 body sent, for a retry */
 	const void *avoid;		/* ... not on the connection that refused */
+	bool client_h11;		/* HTTP/1.1 client (or HTTP/2) */
+	const char *target_error;
 	bool client_chunked;
 	bool chunk_out;			/* response bytes go chunked */
 	bool resp_none;			/* the response has no body */
@@ -157,11 +178,12 @@ struct exchange {
  * current generation.  cl is copied. */
 struct exchange *exchange_new(struct loop *, const struct exchange_client *cl);
 /*
- * The request head in req (complete; its body, if any, follows in the
- * client's input) is routed and forwarded.  May call the client's fail
- * before it returns.
+ * The request rq (its spans must last as long as the exchange; its body,
+ * if any, comes through the client's body op) is routed and forwarded.
+ * May call the client's fail before it returns.
  */
-void	exchange_begin(struct exchange *, struct h1_parser *req);
+void	exchange_begin(struct exchange *, const struct msg_request *rq,
+	    const struct exchange_request *how);
 /* The client sent more bytes (the request body, or a pipelined request
  * that waits). */
 void	exchange_client_readable(struct exchange *);

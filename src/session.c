@@ -33,6 +33,7 @@
 #include "duration.h"
 #include "exchange.h"
 #include "h1.h"
+#include "h2_down.h"
 #include "headers.h"
 #include "log.h"
 #include "loop.h"
@@ -53,6 +54,7 @@ enum session_state {
 	S_DRAIN,	/* flushing the last response, then close */
 	S_LINGER,	/* response sent and closed for writing; discarding
 			   what the client still sends, for LINGER_SECONDS */
+	S_H2,		/* ALPN chose h2: h2_down runs the connection */
 };
 
 struct session {
@@ -76,6 +78,7 @@ struct session {
 	bool truncated;		/* a response was cut: close without close_notify */
 	size_t lingered;	/* bytes discarded in S_LINGER */
 	struct exchange *x;		/* the request in hand, or NULL */
+	struct h2down *h2;		/* S_H2: the HTTP/2 session */
 	struct session *next, *prev;	/* the loop's list */
 };
 
@@ -86,6 +89,7 @@ static void	session_start_drain(struct session *);
 static void	session_input_consumed(struct session *);
 static void	session_abort(struct session *, const char *detail);
 static void	session_close(struct session *, const char *reason);
+static struct session *session_checked(void *arg);
 
 static const struct config *
 session_cfg(const struct session *s)
@@ -173,9 +177,8 @@ free_exchange(struct session *s)
 }
 
 static void
-session_log_exchange(struct session *s)
+log_exchange(struct session *s, struct exchange *x, enum http_proto proto)
 {
-	struct exchange *x = s->x;
 	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
 	double ms;
 	SSL *ssl;
@@ -184,7 +187,7 @@ session_log_exchange(struct session *s)
 		return;
 	x->logged = true;
 	ms = exchange_ms_since(&x->t_start);
-	stats_add(&s->lp->stats.client_requests[PROTO_HTTP1], 1);
+	stats_add(&s->lp->stats.client_requests[proto], 1);
 	stats_request(&s->lp->stats, (int)s->lc->role, x->route_slot, x->status,
 	    x->req_bytes, x->resp_bytes, ms / 1000);
 	if (!log_access_enabled())
@@ -196,7 +199,8 @@ session_log_exchange(struct session *s)
 		.listener = role_name(s->lc->role),
 		.route = x->route_name,
 		.target = x->target_name,
-		.method = h != NULL ? h->method : NULL,
+		.method = x->rq.method != NULL ? x->rq.method :
+		    h != NULL ? h->method : NULL,
 		.host = x->host[0] != '\0' ? x->host : NULL,
 		.path = x->rq.path,
 		.path_len = x->rq.path_only_len,
@@ -207,10 +211,55 @@ session_log_exchange(struct session *s)
 		.upstream_ms = x->upstream_ms,
 		.tls = ssl != NULL ? tls_version(ssl) : NULL,
 		.peer = s->peer_id[0] != '\0' ? s->peer_id : NULL,
-		.proto = "http/1.1",
+		.proto = proto == PROTO_H2 ? "h2" : "http/1.1",
 		.up_proto = x->up_proto,
 		.note = x->note,
 	});
+}
+
+static void
+session_log_exchange(struct session *s)
+{
+	log_exchange(s, s->x, PROTO_HTTP1);
+}
+
+/* An HTTP/2 stream's exchange is over (h2_down.c). */
+static void
+h2_log(void *arg, struct exchange *x)
+{
+	log_exchange(session_checked(arg), x, PROTO_H2);
+}
+
+/* The session's HTTP/2 connection has nothing left to do. */
+static void
+h2_done(void *arg, const char *reason)
+{
+	session_close(session_checked(arg), reason);
+}
+
+static const struct h2down_ops session_h2_ops = {
+	.log = h2_log,
+	.done = h2_done,
+};
+
+/* The connection chose HTTP/2 (ALPN h2): h2_down runs it from now on,
+ * each stream an exchange of its own. */
+static void
+start_h2(struct session *s)
+{
+	struct exchange_client cl = {
+		.role = s->lc->role,
+		.partner = s->partner,
+		.tls = true,
+		.peer = s->peer,
+		.peer_host = s->peer_host,
+		.peer_id = s->peer_id,
+	};
+
+	set_state(s, S_H2);
+	evtimer_del(s->timer);
+	s->h2 = h2down_new(s->lp, s->conn, session_cfg(s), &cl,
+	    &session_h2_ops, s);
 }
 
 /*
@@ -222,6 +271,9 @@ session_close(struct session *s, const char *reason)
 {
 	struct loop *lp = s->lp;
 
+	/* Its streams are logged as cut while the session still is. */
+	h2down_free(s->h2);
+	s->h2 = NULL;
 	if (s->in_exchange) {
 		if (s->x->status == 0)
 			s->x->status = 499;	/* client went away (nginx's code) */
@@ -433,8 +485,27 @@ session_input_consumed(struct session *s)
 	case S_HANDSHAKE:
 	case S_DRAIN:
 	case S_LINGER:
+	case S_H2:
 		break;
 	}
+}
+
+/* The head is in: the request, as a neutral message, goes to a new
+ * exchange (its spans point into the parser, kept until keep-alive). */
+static void
+begin_exchange(struct session *s)
+{
+	const struct h1_head *h = h1_head(s->req);
+	struct exchange_request how = {
+		.close = h->conn_close,
+		.h11 = h->minor >= 1,
+	};
+	struct msg_request rq;
+	const char *why = NULL;
+
+	if (headers_request_msg(h, &rq, &why) < 0)
+		how.target_error = why != NULL ? why : "invalid request target";
+	exchange_begin(new_exchange(s), &rq, &how);
 }
 
 static void
@@ -456,17 +527,26 @@ session_process_head(struct session *s)
 	case H1_DONE:
 		set_state(s, S_EXCHANGE);
 		evtimer_del(s->timer);
-		exchange_begin(new_exchange(s), s->req);
+		begin_exchange(s);
 		return;
 	}
 }
 
 /* --- the exchange's client side (exchange.h) --- */
 
-static struct evbuffer *
-x_input(void *arg)
+static enum h1_status
+x_body(void *arg, struct evbuffer *out, bool chunked, size_t limit,
+    uint64_t *payload, unsigned *status, const char **why)
 {
-	return conn_input(session_checked(arg)->conn);
+	struct session *s = session_checked(arg);
+	enum h1_status rc;
+
+	rc = h1_body(s->req, conn_input(s->conn), out, chunked, limit, payload);
+	if (rc == H1_ERROR) {
+		*status = h1_error_status(s->req);
+		*why = h1_error_reason(s->req);
+	}
+	return rc;
 }
 
 static void
@@ -551,7 +631,7 @@ x_abort(void *arg, const char *detail)
 }
 
 static const struct exchange_client_ops client_xops = {
-	.input = x_input,
+	.body = x_body,
 	.consumed = x_consumed,
 	.send_head = x_send_head,
 	.body_out = x_body_out,
@@ -595,6 +675,9 @@ client_read(void *arg)
 		break;
 	case S_HANDSHAKE:
 		break;
+	case S_H2:
+		h2down_read(s->h2);	/* may close s: the last statement */
+		break;
 	}
 }
 
@@ -603,6 +686,10 @@ client_write(void *arg)
 {
 	struct session *s = session_checked(arg);
 
+	if (s->state == S_H2) {
+		h2down_write(s->h2);
+		return;
+	}
 	if (s->state == S_DRAIN) {
 		if (evbuffer_get_length(conn_output(s->conn)) == 0)
 			drained(s);
@@ -633,6 +720,10 @@ handshake_done(struct session *s)
 		for (size_t i = 0; i < c->npartners && s->partner == NULL; i++)
 			if (tls_peer_in_domain(ssl, c->partners[i].domain))
 				s->partner = &c->partners[i];
+	if (tls_alpn_is_h2(ssl)) {
+		start_h2(s);
+		return;
+	}
 	s->state = S_HEAD;
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.request_header);
@@ -703,6 +794,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	case S_LINGER:
 		session_close(s, "done (lingering close ended)");
 		return;
+	case S_H2:
+		return;		/* h2_down keeps its own timers */
 	case S_EXCHANGE:
 		/* Armed only while the client holds back a full output, which
 		 * happens only once the response is forwarded; before that
@@ -785,6 +878,9 @@ session_drain_all(struct loop *lp)
 		if (s->state == S_HANDSHAKE || s->state == S_IDLE ||
 		    (s->state == S_HEAD && !head_started(s)))
 			session_close(s, "shutting down");
+		else if (s->state == S_H2)
+			/* GOAWAY; closes once its streams finished. */
+			h2down_drain(s->h2);
 	}
 }
 

@@ -102,18 +102,49 @@ load_cert_key(SSL_CTX *ctx, const char *cert, const char *key,
 		    "private key does not match the certificate", key);
 }
 
-/* ALPN: HTTP/1.1 when offered; otherwise go on without ALPN (as nginx and
- * HAProxy do), so an "http/1.0"-only client is still served. */
+/* A listener's ALPN protocols, in its order of preference (wire form). */
+struct alpn_list {
+	const unsigned char *p;
+	unsigned len;
+	bool h1;		/* http/1.1 is among them */
+};
+
+static const struct alpn_list alpn_h1 = {
+	(const unsigned char *)"\x08http/1.1", 9, true };
+static const struct alpn_list alpn_h2_h1 = {
+	(const unsigned char *)"\x02h2\x08http/1.1", 12, true };
+static const struct alpn_list alpn_h1_h2 = {
+	(const unsigned char *)"\x08http/1.1\x02h2", 12, true };
+static const struct alpn_list alpn_h2 = {
+	(const unsigned char *)"\x02h2", 3, false };
+
+static const struct alpn_list *
+alpn_of(const struct tls_server_conf *c)
+{
+	if (!c->alpn_h2)
+		return &alpn_h1;
+	if (!c->alpn_h1)
+		return &alpn_h2;
+	return c->alpn_h2_first ? &alpn_h2_h1 : &alpn_h1_h2;
+}
+
+/*
+ * ALPN: the listener's first protocol the client offers.  When none is
+ * and http/1.1 is the listener's, go on without ALPN (as nginx and
+ * HAProxy do), so an "http/1.0"-only client is still served; an h2-only
+ * listener refuses the handshake (no_application_protocol).
+ */
 static int
 alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned inlen, void *arg)
 {
-	static const unsigned char h11[] = "\x08http/1.1";
+	const struct alpn_list *l = arg;
 
+	(void)ssl;
 	if (SSL_select_next_proto((unsigned char **)(uintptr_t)out, outlen,
-	    h11, sizeof(h11) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
+	    l->p, l->len, in, inlen) == OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_OK;
-	return SSL_TLSEXT_ERR_NOACK;
+	return l->h1 ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 /* Where a listener context keeps its PSK table, and a connection the PSK
@@ -405,7 +436,8 @@ tls_server_ctx_new(const struct tls_server_conf *c, const char *file,
 	if (c->ocsp_response != NULL)
 		load_ocsp(ctx, c, file, errs);
 	enable_tickets(ctx, c, file, errs);
-	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select,
+	    (void *)(uintptr_t)alpn_of(c));
 	/* Read-ahead is set per connection (conn.c), which reads what
 	 * OpenSSL holds whenever reading is on. */
 	/* No early data: KMS POSTs are not idempotent (RFC 8446 section 8). */

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "errlist.h"
 #include "exchange.h"
+#include "headers.h"
 #include "h1.h"
 #include "loop.h"
 #include "runtime.h"
@@ -169,10 +170,20 @@ struct client {
 
 static struct client cl;
 
-static struct evbuffer *
-c_input(void *arg)
+/* As the HTTP/1.1 session does: the body decoded from what was sent. */
+static enum h1_status
+c_body(void *arg, struct evbuffer *out, bool chunked, size_t limit,
+    uint64_t *payload, unsigned *status, const char **why)
 {
-	return ((struct client *)arg)->in;
+	struct client *c = arg;
+	enum h1_status rc;
+
+	rc = h1_body(c->req, c->in, out, chunked, limit, payload);
+	if (rc == H1_ERROR) {
+		*status = h1_error_status(c->req);
+		*why = h1_error_reason(c->req);
+	}
+	return rc;
 }
 
 static void
@@ -270,7 +281,7 @@ c_abort(void *arg, const char *detail)
 }
 
 static const struct exchange_client_ops fake_ops = {
-	.input = c_input,
+	.body = c_body,
 	.consumed = c_consumed,
 	.send_head = c_send_head,
 	.body_out = c_body_out,
@@ -318,6 +329,9 @@ request(enum listener_role role, const char *text)
 		.peer_host = "127.0.0.1",
 		.peer_id = "",
 	};
+	struct exchange_request how = { 0 };
+	const struct h1_head *h;
+	struct msg_request rq;
 
 	if (cl.req == NULL)
 		cl.req = h1_parser_new(H1_REQUEST, 16384, 100);
@@ -325,8 +339,14 @@ request(enum listener_role role, const char *text)
 		h1_parser_reset(cl.req, false);
 	evbuffer_add(cl.in, text, strlen(text));
 	ck_assert_int_eq(h1_parse_head(cl.req, cl.in), H1_DONE);
+	h = h1_head(cl.req);
+	how.close = h->conn_close;
+	how.h11 = h->minor >= 1;
+	if (headers_request_msg(h, &rq, &how.target_error) < 0 &&
+	    how.target_error == NULL)
+		how.target_error = "invalid request target";
 	cl.x = exchange_new(&lp, &c);
-	exchange_begin(cl.x, cl.req);
+	exchange_begin(cl.x, &rq, &how);
 }
 
 /* More bytes from the client (a body's rest). */

@@ -1,0 +1,1076 @@
+/*
+ * h2_down: the nghttp2 server session of a client connection (see
+ * h2_down.h).  nghttp2 validates what the client sends (RFC 9113 section
+ * 8.2-8.3: field names, connection-specific fields, pseudo-header fields,
+ * Content-Length against DATA) and resets a stream that breaks it with
+ * PROTOCOL_ERROR before any callback of ours sees a request; this file
+ * turns the requests it lets through into exchanges.
+ *
+ * Frames are produced only at safe points: at the end of an input pass,
+ * when the connection drained, and from a deferred event that any stream
+ * may schedule.  So no exchange ever sees its stream (or itself) freed by
+ * a send it started, and the frames of many streams go out in one write.
+ *
+ * Windows: a request body's window reopens only as its bytes move
+ * upstream; the connection's window is four streams' worth, so a client
+ * holds at most that much of request bodies here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+
+#include "config.h"
+#include "conn.h"
+#include "duration.h"
+#include "exchange.h"
+#include "h1.h"
+#include "h2_down.h"
+#include "log.h"
+#include "loop.h"
+#include "msg.h"
+#include "stats.h"
+#include "xalloc.h"
+
+#define H2DOWN_MAGIC	0x68326431u	/* "h2d1" */
+/* Output the session may queue in the connection before it waits. */
+#define CONN_OUT_HIGH	(256 * 1024)
+/* Streams one connection may carry in all; then a graceful GOAWAY. */
+#define STREAMS_PER_CONN	10000
+/* Empty DATA (without END_STREAM), HEADERS and CONTINUATION frames a
+ * connection may send: nothing legitimate needs many. */
+#define EMPTY_FRAMES_MAX	100
+/* SETTINGS and PING frames queued for an ACK at most. */
+#define OUTBOUND_ACK_MAX	1000
+
+struct h2d_stream;
+
+struct h2down {
+	unsigned magic;
+	nghttp2_session *ng;
+	struct loop *lp;
+	struct conn *conn;
+	const struct config *cfg;
+	struct exchange_client cl;	/* the template of each stream's */
+	const struct h2down_ops *ops;
+	void *arg;
+	struct event *flush_ev;		/* deferred send */
+	bool flush_scheduled;
+	struct event *idle_timer;	/* no stream open: client_idle */
+	struct h2d_stream *streams;	/* every stream object */
+	struct h2d_stream *writable;	/* streams whose output drained */
+	unsigned nopen;			/* streams nghttp2 has open */
+	unsigned total;			/* streams begun */
+	unsigned pass_new;		/* ... in this input pass */
+	unsigned empty;			/* empty frames received */
+	unsigned pings, settings;	/* PING and SETTINGS received */
+	bool going_away;		/* GOAWAY sent: ends when idle */
+	bool ours;			/* the GOAWAY being sent is ours */
+	bool failed;
+	bool finished;			/* done() was called */
+};
+
+struct h2d_stream {
+	struct h2down *d;
+	int32_t id;
+	struct exchange *x;		/* while the request runs */
+	/* The request head: nghttp2's buffers (name, value, ...), kept as
+	 * long as the stream (the exchange's message points into them). */
+	nghttp2_rcbuf **hv;
+	unsigned nhv, hvcap;
+	size_t hbytes;
+	bool too_big;			/* over the header limits: 431 */
+	struct msg_field *fields;
+	struct evbuffer *in;		/* request body received */
+	bool in_end;			/* END_STREAM came */
+	bool chunk_done;		/* last chunk written (chunked up) */
+	struct evbuffer *out;		/* response body to send */
+	bool out_end;
+	bool deferred;			/* the data source waits */
+	bool closed;			/* nghttp2 closed it */
+	bool notify;			/* on the writable list */
+	struct h2d_stream *next_writable;
+	struct event *timer;		/* send deadline (stalled client) */
+	struct h2d_stream *next, *prev;
+};
+
+static const struct exchange_client_ops stream_xops;
+
+static void	schedule_flush(struct h2down *);
+static void	stream_free(struct h2d_stream *);
+
+static struct h2d_stream *
+stream_of(nghttp2_session *ng, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(ng, id);
+}
+
+/* --- defences --- */
+
+/* Ends the connection: GOAWAY ENHANCE_YOUR_CALM, counted by kind. */
+static void
+calm(struct h2down *d, enum stats_h2_defence kind, const char *what)
+{
+	if (d->going_away && d->failed)
+		return;
+	stats_add(&d->lp->stats.h2_defences[kind], 1);
+	log_info("session %s: HTTP/2 %s: GOAWAY ENHANCE_YOUR_CALM", d->cl.peer,
+	    what);
+	d->ours = true;
+	nghttp2_session_terminate_session(d->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+	d->going_away = true;
+	d->failed = true;
+}
+
+static int
+on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+	struct h2down *d = ud;
+	bool ack = (hd->flags & NGHTTP2_FLAG_ACK) != 0;
+
+	(void)ng;
+	switch (hd->type) {
+	case NGHTTP2_DATA:
+		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+			d->empty++;
+		break;
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_CONTINUATION:
+		if (hd->length == 0)
+			d->empty++;
+		break;
+	case NGHTTP2_SETTINGS:
+		if (!ack)
+			d->settings++;
+		break;
+	case NGHTTP2_PING:
+		if (!ack)
+			d->pings++;
+		break;
+	default:
+		break;
+	}
+	if (d->empty > EMPTY_FRAMES_MAX && !d->failed)
+		calm(d, H2X_EMPTY_FRAMES, "empty frame flood");
+	return 0;
+}
+
+/* --- request heads --- */
+
+static int
+on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+	struct h2down *d = ud;
+	struct h2d_stream *st;
+
+	if (fr->hd.type != NGHTTP2_HEADERS ||
+	    fr->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;	/* trailers: dropped with their fields */
+	if (d->failed)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	/* Rapid Reset and its kin: streams opened faster than any client
+	 * needs, within one read of the socket. */
+	if (++d->pass_new > 2 * d->cfg->limits.h2.max_concurrent_streams) {
+		calm(d, H2X_STREAM_BUDGET, "too many new streams at once");
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->d = d;
+	st->id = fr->hd.stream_id;
+	st->in = evbuffer_new();
+	st->out = evbuffer_new();
+	if (st->in == NULL || st->out == NULL)
+		abort();
+	st->next = d->streams;
+	if (d->streams != NULL)
+		d->streams->prev = st;
+	d->streams = st;
+	d->nopen++;
+	evtimer_del(d->idle_timer);
+	nghttp2_session_set_stream_user_data(ng, st->id, st);
+	if (++d->total == STREAMS_PER_CONN && !d->going_away) {
+		/* Enough for one connection: the client opens another; the
+		 * streams in flight finish. */
+		stats_add(&d->lp->stats.h2_defences[H2X_STREAMS_TOTAL], 1);
+		d->ours = true;
+		nghttp2_submit_goaway(ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_NO_ERROR, NULL, 0);
+		d->going_away = true;
+	}
+	return 0;
+}
+
+static int
+on_header(nghttp2_session *ng, const nghttp2_frame *fr, nghttp2_rcbuf *name,
+    nghttp2_rcbuf *value, uint8_t flags, void *ud)
+{
+	struct h2down *d = ud;
+	struct h2d_stream *st = stream_of(ng, fr->hd.stream_id);
+	nghttp2_vec nm = nghttp2_rcbuf_get_buf(name);
+	nghttp2_vec vl = nghttp2_rcbuf_get_buf(value);
+
+	(void)flags;
+	if (st == NULL || fr->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	/* The field's size as RFC 9113 section 6.5.2 counts it. */
+	st->hbytes += nm.len + vl.len + 32;
+	if (st->hbytes > d->cfg->limits.max_header_bytes ||
+	    st->nhv / 2 >= d->cfg->limits.max_header_fields) {
+		st->too_big = true;
+		return 0;
+	}
+	if (st->nhv + 2 > st->hvcap) {
+		st->hvcap = st->hvcap ? 2 * st->hvcap : 32;
+		st->hv = xreallocarray(st->hv, st->hvcap, sizeof(*st->hv));
+	}
+	nghttp2_rcbuf_incref(name);
+	nghttp2_rcbuf_incref(value);
+	st->hv[st->nhv++] = name;
+	st->hv[st->nhv++] = value;
+	return 0;
+}
+
+/* The method as the static strings the rest of the proxy uses. */
+static const char *
+known_method(const struct msg_field *m, bool *idempotent)
+{
+	static const struct {
+		const char *name;
+		bool idempotent;
+	} methods[] = {
+		{ "GET", true }, { "HEAD", true }, { "POST", false },
+		{ "PUT", true }, { "DELETE", true }, { "OPTIONS", true },
+		{ "TRACE", true }, { "PATCH", false }, { "CONNECT", false },
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i].name) == m->value_len &&
+		    memcmp(methods[i].name, m->value, m->value_len) == 0) {
+			*idempotent = methods[i].idempotent;
+			return methods[i].name;
+		}
+	return NULL;
+}
+
+static bool
+parse_length(const struct msg_field *f, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (f->value_len == 0 || f->value_len > 19)
+		return false;
+	for (size_t i = 0; i < f->value_len; i++) {
+		if (f->value[i] < '0' || f->value[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(f->value[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static void	x_fail(void *arg, unsigned status, const char *detail,
+		    unsigned retry_after);
+
+/* The request head is complete: an exchange takes it. */
+static void
+begin_request(struct h2down *d, struct h2d_stream *st, bool end_stream)
+{
+	struct exchange_client cl = d->cl;
+	struct exchange_request how = { .h11 = true };
+	struct msg_request rq;
+	struct msg_field method = { 0 }, scheme = { 0 }, path = { 0 };
+	const struct msg_field *host = NULL, *cl_field;
+	unsigned n = 0;
+
+	cl.arg = st;
+	st->x = exchange_new(d->lp, &cl);
+	if (st->too_big) {
+		x_fail(st, 431, "request header fields too large "
+		    "(limits.max_header_bytes, limits.max_header_fields)", 0);
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	st->fields = xcalloc(st->nhv / 2 + 1, sizeof(*st->fields));
+	for (unsigned i = 0; i < st->nhv; i += 2) {
+		nghttp2_vec nm = nghttp2_rcbuf_get_buf(st->hv[i]);
+		nghttp2_vec vl = nghttp2_rcbuf_get_buf(st->hv[i + 1]);
+		struct msg_field f = { (const char *)nm.base, nm.len,
+		    (const char *)vl.base, vl.len };
+
+		if (nm.len > 0 && nm.base[0] == ':') {
+			/* nghttp2 let each through once, well formed. */
+			if (msg_name_eq(&f, ":method"))
+				method = f;
+			else if (msg_name_eq(&f, ":scheme"))
+				scheme = f;
+			else if (msg_name_eq(&f, ":path"))
+				path = f;
+			else if (msg_name_eq(&f, ":authority")) {
+				rq.authority = f.value;
+				rq.authority_len = f.value_len;
+			}
+			continue;
+		}
+		st->fields[n++] = f;
+	}
+	rq.fields = st->fields;
+	rq.nfields = n;
+	rq.version = "2";
+	rq.method = known_method(&method, &rq.method_idempotent);
+	if (rq.method == NULL) {
+		x_fail(st, 501, "request method not implemented", 0);
+		return;
+	}
+	rq.method_head = strcmp(rq.method, "HEAD") == 0;
+	rq.method_connect = strcmp(rq.method, "CONNECT") == 0;
+	rq.https = scheme.value_len == 5 &&
+	    memcmp(scheme.value, "https", 5) == 0;
+	if (rq.authority == NULL &&
+	    (host = msg_fields_find(st->fields, n, "host")) != NULL) {
+		rq.authority = host->value;
+		rq.authority_len = host->value_len;
+	}
+	rq.path = path.value;
+	rq.path_len = path.value_len;
+	rq.path_only_len = path.value_len;
+	if (path.value != NULL) {
+		const char *q = memchr(path.value, '?', path.value_len);
+
+		if (q != NULL)
+			rq.path_only_len = (size_t)(q - path.value);
+	}
+	if (end_stream)
+		rq.body = MSG_BODY_NONE;
+	else if ((cl_field = msg_fields_find(st->fields, n,
+	    "content-length")) != NULL &&
+	    parse_length(cl_field, &rq.content_length))
+		rq.body = MSG_BODY_SIZED;
+	else
+		rq.body = MSG_BODY_STREAM;
+	st->in_end = end_stream;
+	if (rq.method_connect)
+		how.target_error = NULL;	/* policy refuses CONNECT */
+	else if (rq.authority == NULL)
+		how.target_error = "no :authority and no Host field";
+	else if (rq.path == NULL || rq.path_len == 0 ||
+	    (rq.path[0] != '/' && !(rq.path_len == 1 && rq.path[0] == '*')))
+		how.target_error = "request :path is not origin-form";
+	else if (rq.path[0] == '*' && strcmp(rq.method, "OPTIONS") != 0)
+		how.target_error = "asterisk-form target outside OPTIONS";
+	exchange_begin(st->x, &rq, &how);
+}
+
+static int
+on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+	struct h2down *d = ud;
+	struct h2d_stream *st;
+	bool end = (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+
+	switch (fr->hd.type) {
+	case NGHTTP2_HEADERS:
+		st = stream_of(ng, fr->hd.stream_id);
+		if (st == NULL)
+			return 0;
+		if (fr->headers.cat == NGHTTP2_HCAT_REQUEST) {
+			begin_request(d, st, end);
+			return 0;
+		}
+		/* Trailers of a request body: its end. */
+		if (end) {
+			st->in_end = true;
+			if (st->x != NULL)
+				exchange_client_readable(st->x);
+		}
+		return 0;
+	case NGHTTP2_DATA:
+		if (end && (st = stream_of(ng, fr->hd.stream_id)) != NULL) {
+			st->in_end = true;
+			if (st->x != NULL)
+				exchange_client_readable(st->x);
+		}
+		return 0;
+	case NGHTTP2_RST_STREAM:
+		stats_h2_reset(&d->lp->stats, H2S_CLIENT, H2D_RECEIVED,
+		    fr->rst_stream.error_code);
+		return 0;
+	case NGHTTP2_GOAWAY:
+		stats_add(&d->lp->stats.h2_goaway[H2S_CLIENT][H2D_RECEIVED], 1);
+		d->going_away = true;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *ud)
+{
+	struct h2d_stream *st = stream_of(ng, id);
+
+	(void)flags;
+	(void)ud;
+	if (st == NULL || st->x == NULL) {
+		/* Answered already, or gone: dropped, windows reopened. */
+		nghttp2_session_consume(ng, id, len);
+		return 0;
+	}
+	evbuffer_add(st->in, data, len);
+	exchange_client_readable(st->x);
+	return 0;
+}
+
+/* A stream's exchange is over: logged and freed. */
+static void
+stream_done(struct h2d_stream *st)
+{
+	struct exchange *x = st->x;
+
+	if (x == NULL)
+		return;
+	st->x = NULL;
+	st->d->ops->log(st->d->arg, x);
+	exchange_free(x);
+}
+
+static int
+on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct h2down *d = ud;
+	struct h2d_stream *st = stream_of(ng, id);
+
+	if (st == NULL)
+		return 0;
+	nghttp2_session_set_stream_user_data(ng, id, NULL);
+	st->closed = true;
+	if (st->x != NULL) {
+		/* The client reset it (or the session ended) mid-request. */
+		if (st->x->status == 0)
+			st->x->status = 499;
+		if (st->x->note == NULL)
+			st->x->note = code == NGHTTP2_NO_ERROR ?
+			    "stream closed before the response ended" :
+			    "client reset the stream";
+		stream_done(st);
+	}
+	stream_free(st);
+	if (d->nopen > 0)
+		d->nopen--;
+	return 0;
+}
+
+static int
+on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+	struct h2down *d = ud;
+	struct h2d_stream *st;
+
+	switch (fr->hd.type) {
+	case NGHTTP2_RST_STREAM:
+		stats_h2_reset(&d->lp->stats, H2S_CLIENT, H2D_SENT,
+		    fr->rst_stream.error_code);
+		break;
+	case NGHTTP2_GOAWAY:
+		stats_add(&d->lp->stats.h2_goaway[H2S_CLIENT][H2D_SENT], 1);
+		if (fr->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM &&
+		    !d->ours) {
+			/* nghttp2's own: the stream reset rate limit. */
+			stats_add(&d->lp->stats.h2_defences[H2X_RAPID_RESET], 1);
+			log_info("session %s: HTTP/2 streams reset too fast: "
+			    "GOAWAY ENHANCE_YOUR_CALM", d->cl.peer);
+		}
+		d->ours = false;
+		d->going_away = true;
+		break;
+	case NGHTTP2_DATA:
+	case NGHTTP2_HEADERS:
+		/* The response ended while the request body still comes:
+		 * nobody reads it (RFC 9113 section 8.1). */
+		if ((fr->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+		    (st = stream_of(ng, fr->hd.stream_id)) != NULL &&
+		    !st->in_end)
+			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_NO_ERROR);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* --- responses --- */
+
+static ssize_t
+read_response(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct h2d_stream *st = src->ptr;
+	struct h2down *d = ud;
+	size_t n = evbuffer_get_length(st->out);
+
+	(void)ng;
+	(void)id;
+	if (n == 0) {
+		if (st->out_end) {
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			return 0;
+		}
+		st->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (n > len)
+		n = len;
+	evbuffer_remove(st->out, buf, n);
+	if (st->out_end && evbuffer_get_length(st->out) == 0)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	/* Progress: the send deadline restarts; the exchange may move
+	 * more once the output is below half. */
+	if (st->timer != NULL)
+		evtimer_del(st->timer);
+	if (st->x != NULL && !st->notify &&
+	    evbuffer_get_length(st->out) < OUT_HIGH / 2) {
+		st->notify = true;
+		st->next_writable = d->writable;
+		d->writable = st;
+	}
+	return (ssize_t)n;
+}
+
+/* nv for a response head: :status, then the fields in lower case. */
+static void
+submit_head(struct h2d_stream *st, const struct msg_response *rs,
+    const struct field_list *fl, bool with_body)
+{
+	struct h2down *d = st->d;
+	nghttp2_nv *nv = xcalloc(fl->n + 1, sizeof(*nv));
+	char status[4], *lower, *lp;
+	size_t names = 0, nnv = 0;
+	nghttp2_data_provider dp;
+
+	snprintf(status, sizeof(status), "%03u", rs->status % 1000);
+	for (unsigned i = 0; i < fl->n; i++)
+		names += fl->v[i].name_len;
+	lower = lp = xmalloc(names + 1);
+	nv[nnv++] = (nghttp2_nv){ (uint8_t *)(uintptr_t)":status",
+	    (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
+	for (unsigned i = 0; i < fl->n; i++) {
+		const struct msg_field *f = &fl->v[i];
+
+		for (size_t k = 0; k < f->name_len; k++) {
+			char ch = f->name[k];
+
+			lp[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+		}
+		nv[nnv++] = (nghttp2_nv){ (uint8_t *)lp,
+		    (uint8_t *)(uintptr_t)f->value, f->name_len, f->value_len,
+		    NGHTTP2_NV_FLAG_NONE };
+		lp += f->name_len;
+	}
+	if (rs->status < 200)
+		nghttp2_submit_headers(d->ng, NGHTTP2_FLAG_NONE, st->id, NULL,
+		    nv, nnv, NULL);
+	else {
+		dp.source.ptr = st;
+		dp.read_callback = read_response;
+		if (!with_body)
+			st->out_end = true;
+		nghttp2_submit_response(d->ng, st->id, nv, nnv,
+		    with_body ? &dp : NULL);
+	}
+	free(nv);
+	free(lower);
+}
+
+/* --- the exchange's client side, one per stream --- */
+
+static struct h2d_stream *
+stream_checked(void *arg)
+{
+	struct h2d_stream *st = arg;
+
+	if (st->d->magic != H2DOWN_MAGIC)
+		abort();
+	return st;
+}
+
+/* The request body: DATA bytes, bare or chunk-coded toward an HTTP/1.1
+ * upstream; windows reopen by what moved. */
+static enum h1_status
+x_body(void *arg, struct evbuffer *out, bool chunked, size_t limit,
+    uint64_t *payload, unsigned *status, const char **why)
+{
+	struct h2d_stream *st = stream_checked(arg);
+	size_t n = evbuffer_get_length(st->in), olen = evbuffer_get_length(out);
+
+	(void)status;
+	(void)why;
+	chunked = chunked && st->x != NULL && st->x->rq.body == MSG_BODY_STREAM;
+	if (olen < limit && n > 0) {
+		if (n > limit - olen)
+			n = limit - olen;
+		if (chunked)
+			h1_write_chunk(out, st->in, n);
+		else
+			evbuffer_remove_buffer(st->in, out, n);
+		*payload += n;
+		if (!st->closed)
+			nghttp2_session_consume(st->d->ng, st->id, n);
+		schedule_flush(st->d);
+	}
+	if (!st->in_end || evbuffer_get_length(st->in) > 0)
+		return H1_AGAIN;
+	if (chunked && !st->chunk_done) {
+		h1_write_last_chunk(out, NULL, 0);
+		st->chunk_done = true;
+	}
+	return H1_DONE;
+}
+
+static void
+x_consumed(void *arg)
+{
+	(void)arg;
+}
+
+static void
+x_send_head(void *arg, const struct msg_response *rs,
+    const struct field_list *fl, bool chunked, bool close)
+{
+	struct h2d_stream *st = stream_checked(arg);
+
+	(void)chunked;
+	(void)close;
+	if (st->closed)
+		return;
+	submit_head(st, rs, fl, rs->body != MSG_BODY_NONE);
+	schedule_flush(st->d);
+}
+
+static struct evbuffer *
+x_body_out(void *arg)
+{
+	return stream_checked(arg)->out;
+}
+
+static void
+x_flush(void *arg)
+{
+	struct h2d_stream *st = stream_checked(arg);
+
+	if (st->deferred && !st->closed) {
+		st->deferred = false;
+		nghttp2_session_resume_data(st->d->ng, st->id);
+	}
+	schedule_flush(st->d);
+}
+
+static void
+x_timeouts(void *arg, bool body_in, bool body_out)
+{
+	(void)arg;
+	(void)body_in;
+	(void)body_out;
+}
+
+static void
+stream_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2d_stream *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->x != NULL) {
+		st->x->note = "client stopped reading the stream (send deadline)";
+		stream_done(st);
+	}
+	if (!st->closed)
+		nghttp2_submit_rst_stream(st->d->ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_CANCEL);
+	schedule_flush(st->d);
+}
+
+/* The client must take bytes of a full stream output within
+ * client_idle (the HTTP/1.1 session's send deadline, per stream). */
+static void
+x_stalled(void *arg)
+{
+	struct h2d_stream *st = stream_checked(arg);
+	struct timeval tv;
+
+	if (st->timer == NULL &&
+	    (st->timer = evtimer_new(st->d->lp->base, stream_timer_cb,
+	    st)) == NULL)
+		abort();
+	if (!evtimer_pending(st->timer, NULL)) {
+		tv = duration_tv(st->d->cfg->timeouts.client_idle);
+		evtimer_add(st->timer, &tv);
+	}
+}
+
+static void
+x_end(void *arg)
+{
+	struct h2d_stream *st = stream_checked(arg);
+
+	st->out_end = true;
+	x_flush(st);
+	stream_done(st);
+}
+
+static void
+x_fail(void *arg, unsigned status, const char *detail, unsigned retry_after)
+{
+	struct h2d_stream *st = stream_checked(arg);
+	struct exchange *x = st->x;
+	struct field_list fl = { 0 };
+	struct msg_field f[4];
+	struct msg_response rs = { .status = status, .body = MSG_BODY_SIZED };
+	char len[24], ra[24];
+	int n;
+
+	x->status = status;
+	x->note = detail;
+	x->sent_to_client = true;
+	x->resp = RS_DONE;
+	exchange_drop_upstream(x);
+	if (!st->closed) {
+		evbuffer_add_printf(st->out, "%u %s\n%s\nrequest-id: %s\n",
+		    status, h1_reason_phrase(status), detail, exchange_id(x));
+		n = snprintf(len, sizeof(len), "%zu",
+		    evbuffer_get_length(st->out));
+		f[0] = (struct msg_field){ "content-type", 12, "text/plain", 10 };
+		f[1] = (struct msg_field){ "content-length", 14, len, (size_t)n };
+		f[2] = (struct msg_field){ "cache-control", 13, "no-store", 8 };
+		fl.v = f;
+		fl.n = 3;
+		if (retry_after != 0) {
+			n = snprintf(ra, sizeof(ra), "%u", retry_after);
+			f[fl.n++] = (struct msg_field){ "retry-after", 11, ra,
+			    (size_t)n };
+		}
+		submit_head(st, &rs, &fl, true);
+		st->out_end = true;
+		schedule_flush(st->d);
+	}
+	stream_done(st);
+}
+
+static void
+x_abort(void *arg, const char *detail)
+{
+	struct h2d_stream *st = stream_checked(arg);
+
+	st->x->note = detail;
+	exchange_drop_upstream(st->x);
+	if (!st->closed)
+		nghttp2_submit_rst_stream(st->d->ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_INTERNAL_ERROR);
+	schedule_flush(st->d);
+	stream_done(st);
+}
+
+static const struct exchange_client_ops stream_xops = {
+	.body = x_body,
+	.consumed = x_consumed,
+	.send_head = x_send_head,
+	.body_out = x_body_out,
+	.flush = x_flush,
+	.timeouts = x_timeouts,
+	.stalled = x_stalled,
+	.end = x_end,
+	.fail = x_fail,
+	.abort = x_abort,
+};
+
+/* --- streams and the session --- */
+
+static void
+stream_free(struct h2d_stream *st)
+{
+	struct h2down *d = st->d;
+	struct h2d_stream **pp;
+
+	if (st->notify)
+		for (pp = &d->writable; *pp != NULL; pp = &(*pp)->next_writable)
+			if (*pp == st) {
+				*pp = st->next_writable;
+				break;
+			}
+	if (st->prev != NULL)
+		st->prev->next = st->next;
+	else
+		d->streams = st->next;
+	if (st->next != NULL)
+		st->next->prev = st->prev;
+	if (st->timer != NULL)
+		event_free(st->timer);
+	for (unsigned i = 0; i < st->nhv; i++)
+		nghttp2_rcbuf_decref(st->hv[i]);
+	free(st->hv);
+	free(st->fields);
+	evbuffer_free(st->in);
+	evbuffer_free(st->out);
+	free(st);
+}
+
+/* Tells the streams whose output drained (outside nghttp2's calls). */
+static void
+notify_writable(struct h2down *d)
+{
+	struct h2d_stream *st;
+
+	while ((st = d->writable) != NULL) {
+		d->writable = st->next_writable;
+		st->notify = false;
+		st->next_writable = NULL;
+		if (st->x != NULL)
+			exchange_client_writable(st->x);
+	}
+}
+
+/* Sends what the session has queued, as far as the connection takes it.
+ * Then the connection may be done: true when it was reported so. */
+static bool
+send_pass(struct h2down *d)
+{
+	struct evbuffer *out = conn_output(d->conn);
+	const uint8_t *p;
+	ssize_t n;
+
+	if (d->finished)
+		return true;
+	for (;;) {
+		while (evbuffer_get_length(out) < CONN_OUT_HIGH) {
+			n = nghttp2_session_mem_send(d->ng, &p);
+			if (n < 0) {
+				d->failed = true;
+				break;
+			}
+			if (n == 0)
+				break;
+			evbuffer_add(out, p, (size_t)n);
+		}
+		if (d->writable == NULL || d->failed)
+			break;
+		notify_writable(d);
+	}
+	conn_flush(d->conn);
+	if (d->nopen == 0 && !d->going_away && !d->failed &&
+	    !evtimer_pending(d->idle_timer, NULL)) {
+		struct timeval tv = duration_tv(d->cfg->timeouts.client_idle);
+
+		evtimer_add(d->idle_timer, &tv);
+	}
+	if (d->failed || (!nghttp2_session_want_read(d->ng) &&
+	    !nghttp2_session_want_write(d->ng)) ||
+	    (d->going_away && d->nopen == 0 &&
+	    !nghttp2_session_want_write(d->ng))) {
+		d->finished = true;
+		d->ops->done(d->arg, d->failed ? "HTTP/2 session failed" :
+		    "HTTP/2 session ended (GOAWAY)");
+		return true;
+	}
+	return false;
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2down *d = arg;
+
+	(void)fd;
+	(void)what;
+	d->flush_scheduled = false;
+	(void)send_pass(d);
+}
+
+/* A send pass soon, from the loop: frames of many streams together. */
+static void
+schedule_flush(struct h2down *d)
+{
+	if (!d->flush_scheduled) {
+		d->flush_scheduled = true;
+		event_active(d->flush_ev, EV_TIMEOUT, 0);
+	}
+}
+
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2down *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->nopen > 0)
+		return;
+	d->ours = true;
+	nghttp2_submit_goaway(d->ng, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(d->ng), NGHTTP2_NO_ERROR,
+	    NULL, 0);
+	d->going_away = true;
+	(void)send_pass(d);
+}
+
+void
+h2down_read(struct h2down *d)
+{
+	struct evbuffer *in = conn_input(d->conn);
+	struct evbuffer_iovec v[8];
+	ssize_t rc = 0;
+	int n, i;
+
+	d->pass_new = 0;
+	while (!d->failed && evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		for (i = 0; i < n && !d->failed; i++) {
+			rc = nghttp2_session_mem_recv(d->ng, v[i].iov_base,
+			    v[i].iov_len);
+			if (rc < 0)
+				break;
+			evbuffer_drain(in, (size_t)rc);
+		}
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0 || d->failed) {
+		evbuffer_drain(in, (size_t)-1);
+		if (rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+			calm(d, H2X_CONTINUATION, "CONTINUATION flood");
+		else if (rc == NGHTTP2_ERR_FLOODED)
+			calm(d, d->pings >= d->settings ? H2X_PING :
+			    H2X_SETTINGS, d->pings >= d->settings ?
+			    "PING flood" : "SETTINGS flood");
+		else if (rc < 0)
+			log_debug("session %s: HTTP/2: %s", d->cl.peer,
+			    nghttp2_strerror((int)rc));
+		d->failed = true;
+	}
+	conn_input_consumed(d->conn);
+	(void)send_pass(d);
+}
+
+void
+h2down_write(struct h2down *d)
+{
+	(void)send_pass(d);
+}
+
+void
+h2down_drain(struct h2down *d)
+{
+	if (!d->going_away) {
+		d->ours = true;
+		nghttp2_submit_goaway(d->ng, NGHTTP2_FLAG_NONE,
+		    nghttp2_session_get_last_proc_stream_id(d->ng),
+		    NGHTTP2_NO_ERROR, NULL, 0);
+		d->going_away = true;
+	}
+	(void)send_pass(d);
+}
+
+unsigned
+h2down_streams(const struct h2down *d)
+{
+	return d->nopen;
+}
+
+struct h2down *
+h2down_new(struct loop *lp, struct conn *c, const struct config *cfg,
+    const struct exchange_client *cl, const struct h2down_ops *ops,
+    void *arg)
+{
+	struct h2down *d = xcalloc(1, sizeof(*d));
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	nghttp2_settings_entry iv[3];
+	uint64_t window = (uint64_t)cfg->limits.h2.initial_window * 4;
+	unsigned mcs = cfg->limits.h2.max_concurrent_streams;
+
+	d->magic = H2DOWN_MAGIC;
+	d->lp = lp;
+	d->conn = c;
+	d->cfg = cfg;
+	d->cl = *cl;
+	d->cl.ops = &stream_xops;
+	d->cl.framed = true;
+	d->ops = ops;
+	d->arg = arg;
+	d->flush_ev = event_new(lp->base, -1, 0, flush_cb, d);
+	d->idle_timer = evtimer_new(lp->base, idle_cb, d);
+	if (d->flush_ev == NULL || d->idle_timer == NULL)
+		abort();
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		abort();
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
+	    on_begin_frame);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+	    on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback2(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+	    on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+	    on_stream_close);
+	if (nghttp2_option_new(&opt) != 0)
+		abort();
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_max_outbound_ack(opt, OUTBOUND_ACK_MAX);
+	nghttp2_option_set_max_continuations(opt, 8);
+	/* Rapid Reset: a burst of resets as large as the streams allowed at
+	 * once, then 33 a second (nghttp2's own rate). */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 2 * mcs, 33);
+	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+	if (nghttp2_session_server_new2(&d->ng, cb, d, opt) != 0)
+		abort();
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	iv[0] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, mcs };
+	iv[1] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+	    cfg->limits.h2.initial_window };
+	iv[2] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+	    cfg->limits.max_header_bytes };
+	nghttp2_submit_settings(d->ng, NGHTTP2_FLAG_NONE, iv, 3);
+	if (window > 0x7fffffff)
+		window = 0x7fffffff;
+	if (window > 65535)
+		nghttp2_session_set_local_window_size(d->ng, NGHTTP2_FLAG_NONE,
+		    0, (int32_t)window);
+	/* Output waits for the client for client_idle at most. */
+	conn_set_timeouts(c, 0, cfg->timeouts.client_idle);
+	conn_set_read_high(c, 0);
+	schedule_flush(d);
+	return d;
+}
+
+void
+h2down_free(struct h2down *d)
+{
+	struct h2d_stream *st;
+
+	if (d == NULL)
+		return;
+	while ((st = d->streams) != NULL) {
+		nghttp2_session_set_stream_user_data(d->ng, st->id, NULL);
+		if (st->x != NULL) {
+			if (st->x->status == 0)
+				st->x->status = 499;
+			if (st->x->note == NULL)
+				st->x->note = "connection closed";
+			stream_done(st);
+		}
+		stream_free(st);
+	}
+	nghttp2_session_del(d->ng);
+	event_free(d->flush_ev);
+	event_free(d->idle_timer);
+	d->magic = 0;
+	free(d);
+}
