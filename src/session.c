@@ -885,6 +885,20 @@ session_drain_all(struct loop *lp)
 }
 
 void
+session_reloaded(struct loop *lp)
+{
+	struct session *s, *next;
+
+	/* HTTP/2 clients move to the new settings on a new connection: a
+	 * graceful GOAWAY, and the streams in flight finish. */
+	for (s = lp->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->state == S_H2)
+			h2down_drain(s->h2);
+	}
+}
+
+void
 session_close_all(struct loop *lp)
 {
 	while (lp->sessions != NULL)

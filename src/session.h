@@ -22,6 +22,8 @@ void	session_accept(struct loop *, size_t listener, int fd,
 /* Closes every session that is not in the middle of a request; the others
  * close once their current response is complete. */
 void	session_drain_all(struct loop *);
+/* A reload took effect: HTTP/2 connections get a graceful GOAWAY. */
+void	session_reloaded(struct loop *);
 /* Closes every session now (the drain deadline passed). */
 void	session_close_all(struct loop *);
 

@@ -94,8 +94,10 @@ apply_reload(struct worker *w, struct runtime *rt, int *fds)
 
 	if (w->loop.draining)
 		listener_sockets_close(fds, c->nlisteners);
-	else if (swap_listeners(w, c, fds) == 0)
+	else if (swap_listeners(w, c, fds) == 0) {
 		loop_set_runtime(&w->loop, rt);
+		session_reloaded(&w->loop);
+	}
 	else
 		log_warnx("worker %u: keeps serving generation %u", w->index,
 		    w->loop.cur->rt->generation);

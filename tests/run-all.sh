@@ -172,7 +172,7 @@ fi
 fuzz_secs=${FUZZ_SECONDS:-20}
 say "fuzz: tests/fuzz/run.sh $fuzz_secs (each fuzzer, libFuzzer with ASan + UBSan)"
 rc=0
-# Bounded: the build and four runs of $fuzz_secs seconds take about two
+# Bounded: the build and five runs of $fuzz_secs seconds take about two
 # minutes on 2 cores; each run stops itself (-max_total_time, -timeout).
 timeout --kill-after=30 900 bash "$top/tests/fuzz/run.sh" "$fuzz_secs" 2>&1 |
     tee "$logdir/fuzz.log" || rc=$?
