@@ -93,7 +93,10 @@ struct h2d_stream {
 	bool closed;			/* nghttp2 closed it */
 	bool notify;			/* on the writable list */
 	struct h2d_stream *next_writable;
-	struct event *timer;		/* send deadline (stalled client) */
+	/* The stream's deadline: the request body must keep coming, and
+	 * a full output must drain, each within client_idle. */
+	struct event *timer;
+	bool body_in;			/* ... the body is awaited */
 	struct h2d_stream *next, *prev;
 };
 
@@ -406,6 +409,8 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 	}
 }
 
+static void	stream_arm(struct h2d_stream *);
+
 static int
 on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
     const uint8_t *data, size_t len, void *ud)
@@ -420,6 +425,8 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		return 0;
 	}
 	evbuffer_add(st->in, data, len);
+	if (st->body_in)
+		stream_arm(st);		/* progress */
 	exchange_client_readable(st->x);
 	return 0;
 }
@@ -529,7 +536,7 @@ read_response(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	/* Progress: the send deadline restarts; the exchange may move
 	 * more once the output is below half. */
-	if (st->timer != NULL)
+	if (st->timer != NULL && !st->body_in)
 		evtimer_del(st->timer);
 	if (st->x != NULL && !st->notify &&
 	    evbuffer_get_length(st->out) < OUT_HIGH / 2) {
@@ -669,14 +676,6 @@ x_flush(void *arg)
 }
 
 static void
-x_timeouts(void *arg, bool body_in, bool body_out)
-{
-	(void)arg;
-	(void)body_in;
-	(void)body_out;
-}
-
-static void
 stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct h2d_stream *st = arg;
@@ -684,7 +683,12 @@ stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (st->x != NULL) {
-		st->x->note = "client stopped reading the stream (send deadline)";
+		if (st->x->status == 0)
+			st->x->status = st->body_in ? 408 : 499;
+		st->x->note = st->body_in ?
+		    "client stopped sending the request body" :
+		    "client stopped reading the stream (send deadline)";
+		exchange_drop_upstream(st->x);
 		stream_done(st);
 	}
 	if (!st->closed)
@@ -693,22 +697,45 @@ stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 	schedule_flush(st->d);
 }
 
+static void
+stream_arm(struct h2d_stream *st)
+{
+	struct timeval tv = duration_tv(st->d->cfg->timeouts.client_idle);
+
+	if (st->timer == NULL &&
+	    (st->timer = evtimer_new(st->d->lp->base, stream_timer_cb,
+	    st)) == NULL)
+		abort();
+	evtimer_add(st->timer, &tv);
+}
+
+/* While the request body is awaited, it must keep coming: each DATA
+ * frame restarts client_idle (the HTTP/1.1 session's read deadline, per
+ * stream). */
+static void
+x_timeouts(void *arg, bool body_in, bool body_out)
+{
+	struct h2d_stream *st = stream_checked(arg);
+
+	(void)body_out;
+	if (body_in && !st->body_in)
+		stream_arm(st);
+	else if (!body_in && st->body_in && st->timer != NULL)
+		evtimer_del(st->timer);
+	st->body_in = body_in;
+}
+
 /* The client must take bytes of a full stream output within
  * client_idle (the HTTP/1.1 session's send deadline, per stream). */
 static void
 x_stalled(void *arg)
 {
 	struct h2d_stream *st = stream_checked(arg);
-	struct timeval tv;
 
-	if (st->timer == NULL &&
-	    (st->timer = evtimer_new(st->d->lp->base, stream_timer_cb,
-	    st)) == NULL)
-		abort();
-	if (!evtimer_pending(st->timer, NULL)) {
-		tv = duration_tv(st->d->cfg->timeouts.client_idle);
-		evtimer_add(st->timer, &tv);
-	}
+	if (st->body_in)
+		return;		/* that deadline runs already */
+	if (st->timer == NULL || !evtimer_pending(st->timer, NULL))
+		stream_arm(st);
 }
 
 static void
