@@ -580,6 +580,9 @@ pump_h2_response(struct exchange *x, bool all)
 		upstream_flush(x->up);
 		x->cl.ops->flush(x->cl.arg);
 	}
+	/* While the client holds the response back, the server owes
+	 * nothing: the stream's deadline waits too. */
+	upstream_waits_for_client(x->up, evbuffer_get_length(in) > 0);
 	if (evbuffer_get_length(in) > 0)
 		x->cl.ops->stalled(x->cl.arg);
 	return true;
@@ -627,6 +630,8 @@ h2_reason(uint32_t code)
 	case H2_PROTOCOL_ERROR:
 		return "malformed upstream HTTP/2 response (PROTOCOL_ERROR)";
 	case H2_INTERNAL_ERROR:
+		return "upstream reset the HTTP/2 stream (INTERNAL_ERROR)";
+	case H2_CONNECTION_FAILED:
 		return "upstream HTTP/2 connection failed";
 	case H2_CANCEL:
 		return "upstream cancelled the stream (HTTP/2 CANCEL)";

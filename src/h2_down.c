@@ -45,6 +45,10 @@
 #define EMPTY_FRAMES_MAX	100
 /* SETTINGS and PING frames queued for an ACK at most. */
 #define OUTBOUND_ACK_MAX	1000
+/* SETTINGS and PING frames a client may send in one second (its ACKs
+ * may all leave at once, so the queue cap alone would not see a flood
+ * from a client that reads). */
+#define CONTROL_PER_SEC		1000
 
 struct h2d_stream;
 
@@ -67,6 +71,8 @@ struct h2down {
 	unsigned pass_new;		/* ... in this input pass */
 	unsigned empty;			/* empty frames received */
 	unsigned pings, settings;	/* PING and SETTINGS received */
+	time_t ctl_sec;			/* ... the second being counted */
+	unsigned ctl_n;			/* ... and how many in it */
 	bool going_away;		/* GOAWAY sent: ends when idle */
 	bool ours;			/* the GOAWAY being sent is ours */
 	bool failed;
@@ -84,6 +90,7 @@ struct h2d_stream {
 	size_t hbytes;
 	bool too_big;			/* over the header limits: 431 */
 	struct msg_field *fields;
+	char *cookie;			/* the cookie crumbs joined */
 	struct evbuffer *in;		/* request body received */
 	bool in_end;			/* END_STREAM came */
 	bool chunk_done;		/* last chunk written (chunked up) */
@@ -133,6 +140,7 @@ on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 {
 	struct h2down *d = ud;
 	bool ack = (hd->flags & NGHTTP2_FLAG_ACK) != 0;
+	struct timeval now;
 
 	(void)ng;
 	switch (hd->type) {
@@ -146,12 +154,22 @@ on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 			d->empty++;
 		break;
 	case NGHTTP2_SETTINGS:
-		if (!ack)
-			d->settings++;
-		break;
 	case NGHTTP2_PING:
-		if (!ack)
+		if (ack)
+			break;
+		if (hd->type == NGHTTP2_PING)
 			d->pings++;
+		else
+			d->settings++;
+		event_base_gettimeofday_cached(d->lp->base, &now);
+		if (now.tv_sec != d->ctl_sec) {
+			d->ctl_sec = now.tv_sec;
+			d->ctl_n = 0;
+		}
+		if (++d->ctl_n > CONTROL_PER_SEC && !d->failed)
+			calm(d, hd->type == NGHTTP2_PING ? H2X_PING :
+			    H2X_SETTINGS, hd->type == NGHTTP2_PING ?
+			    "PING flood" : "SETTINGS flood");
 		break;
 	default:
 		break;
@@ -277,6 +295,51 @@ parse_length(const struct msg_field *f, uint64_t *out)
 static void	x_fail(void *arg, unsigned status, const char *detail,
 		    unsigned retry_after);
 
+/*
+ * HTTP/2 may split Cookie into one field per crumb; toward HTTP/1.1 they
+ * are one field again, joined with "; " (RFC 9113 section 8.2.3).  The
+ * joined value is the stream's; the first cookie field takes it and the
+ * others leave the list.  Returns the new count.
+ */
+static unsigned
+join_cookies(struct h2d_stream *st, unsigned n)
+{
+	size_t len = 0, k = 0;
+	unsigned i, out, count = 0, first = n;
+	char *v;
+
+	for (i = 0; i < n; i++)
+		if (msg_name_eq(&st->fields[i], "cookie")) {
+			if (count++ == 0)
+				first = i;
+			len += st->fields[i].value_len + 2;
+		}
+	if (count < 2)
+		return n;
+	v = st->cookie = xmalloc(len);
+	for (i = out = 0; i < n; i++) {
+		if (!msg_name_eq(&st->fields[i], "cookie")) {
+			st->fields[out++] = st->fields[i];
+			continue;
+		}
+		if (k > 0) {
+			memcpy(v + k, "; ", 2);
+			k += 2;
+		}
+		memcpy(v + k, st->fields[i].value, st->fields[i].value_len);
+		k += st->fields[i].value_len;
+		if (i == first)
+			st->fields[out++] = st->fields[i];
+	}
+	for (i = 0; i < out; i++)
+		if (msg_name_eq(&st->fields[i], "cookie")) {
+			st->fields[i].value = v;
+			st->fields[i].value_len = k;
+			break;
+		}
+	return out;
+}
+
 /* The request head is complete: an exchange takes it. */
 static void
 begin_request(struct h2down *d, struct h2d_stream *st, bool end_stream)
@@ -319,6 +382,7 @@ begin_request(struct h2down *d, struct h2d_stream *st, bool end_stream)
 		}
 		st->fields[n++] = f;
 	}
+	n = join_cookies(st, n);
 	rq.fields = st->fields;
 	rq.nfields = n;
 	rq.version = "2";
@@ -839,6 +903,7 @@ stream_free(struct h2d_stream *st)
 		nghttp2_rcbuf_decref(st->hv[i]);
 	free(st->hv);
 	free(st->fields);
+	free(st->cookie);
 	evbuffer_free(st->in);
 	evbuffer_free(st->out);
 	free(st);

@@ -14,9 +14,9 @@
  *
  * Windows: the session opens no window by itself
  * (no_auto_window_update).  A stream's window reopens by what its owner
- * consumed; the connection's window is as large as all streams' windows
- * together, so a stream whose client reads slowly never starves the
- * others.
+ * consumed; the connection's reopens as soon as bytes arrive (what a
+ * stream holds is bounded by its own window), so a stream whose client
+ * reads slowly, or a body held back whole, never starves the others.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +49,7 @@ struct h2up {
 	void *arg;
 	struct h2up_settings set;
 	unsigned open;			/* streams submitted and not closed */
+	int32_t goaway_last;		/* the server's GOAWAY said so */
 	bool failed;
 	/* Streams whose body output drained: told after the send pass. */
 	struct h2up_stream *writable;
@@ -398,6 +399,7 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 	case NGHTTP2_GOAWAY:
 		stats_add(&s->set.stats->h2_goaway[H2S_UPSTREAM][H2D_RECEIVED],
 		    1);
+		s->goaway_last = fr->goaway.last_stream_id;
 		/* FALLTHROUGH */
 	case NGHTTP2_SETTINGS:
 		if (s->ops->on_room != NULL)
@@ -439,6 +441,7 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		nghttp2_session_consume(ng, id, len);
 		return 0;
 	}
+	nghttp2_session_consume_connection(ng, len);
 	evbuffer_add(st->in, data, len);
 	news_add(ud, st);
 	return 0;
@@ -528,6 +531,7 @@ h2up_new(struct conn *c, const struct h2up_settings *set,
 	int32_t conn_window;
 
 	s->conn = c;
+	s->goaway_last = INT32_MAX;
 	s->ops = ops;
 	s->arg = arg;
 	s->set = *set;
@@ -653,7 +657,6 @@ h2up_read(struct h2up *s)
 			rc = nghttp2_session_mem_recv(s->ng, v[i].iov_base,
 			    v[i].iov_len);
 			if (rc < 0) {
-				s->failed = true;
 				evbuffer_drain(in, (size_t)-1);
 				/* A GOAWAY with the reason may still go. */
 				(void)h2up_flush(s);
@@ -679,12 +682,20 @@ h2up_fail(struct h2up *s)
 	 * leave the list as they go. */
 	s->failed = true;
 	while ((st = s->streams) != NULL) {
+		nghttp2_stream *ns = nghttp2_session_find_stream(s->ng, st->id);
+		/* Never sent (held by the server's stream limit), or above
+		 * the last stream its GOAWAY said it processed. */
+		bool unprocessed = !st->final_head && (st->id > s->goaway_last ||
+		    ns == NULL ||
+		    nghttp2_stream_get_state(ns) == NGHTTP2_STREAM_STATE_IDLE);
+
 		stream_unlink(st);
 		st->closed = true;
 		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
 		if (!st->ended) {
 			st->ended = true;
-			st->ops->on_close(st->arg, H2_INTERNAL_ERROR, false);
+			st->ops->on_close(st->arg, H2_CONNECTION_FAILED,
+			    unprocessed);
 		}
 	}
 }
@@ -861,8 +872,8 @@ h2up_stream_input(struct h2up_stream *st)
 void
 h2up_stream_consumed(struct h2up_stream *st, size_t n)
 {
-	if (n > 0 && st->id > 0)
-		nghttp2_session_consume(st->s->ng, st->id, n);
+	if (n > 0 && st->id > 0 && !st->closed)
+		nghttp2_session_consume_stream(st->s->ng, st->id, n);
 }
 
 struct evbuffer *
@@ -912,9 +923,7 @@ h2up_stream_free(struct h2up_stream *st)
 		stream_unlink(st);
 		st->closed = true;
 		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
-		/* What it still receives reopens the windows at once. */
-		nghttp2_session_consume(s->ng, st->id,
-		    evbuffer_get_length(st->in));
+		/* Its connection window came back on arrival. */
 		if (!s->failed)
 			nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE,
 			    st->id, NGHTTP2_CANCEL);

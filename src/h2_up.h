@@ -35,6 +35,8 @@ struct h2up_stream;
 #define H2_INTERNAL_ERROR	0x2
 #define H2_REFUSED_STREAM	0x7
 #define H2_CANCEL		0x8
+/* Not a code on the wire: the connection broke under the stream. */
+#define H2_CONNECTION_FAILED	0xffffffffu
 
 /* What a stream's owner hears; every call may come from inside the
  * session's input processing (h2up_read). */
@@ -49,7 +51,8 @@ struct h2up_stream_ops {
 	void	(*on_end)(void *arg, const struct msg_field *trailers,
 		    unsigned ntrailers);
 	/* The stream ended before the response did: code is the RST_STREAM
-	 * or GOAWAY code (or H2_INTERNAL_ERROR when the connection broke);
+	 * or GOAWAY code (or H2_CONNECTION_FAILED when the connection
+	 * broke);
 	 * unprocessed: the server did not process it (refused, or above a
 	 * GOAWAY's last stream), so it may go again elsewhere. */
 	void	(*on_close)(void *arg, uint32_t code, bool unprocessed);
@@ -86,8 +89,9 @@ bool	h2up_read(struct h2up *);
 /* Writes whatever the session has queued (requests, DATA, window
  * updates, RST_STREAM) into the connection and flushes it. */
 bool	h2up_flush(struct h2up *);
-/* Fails every open stream (on_close, INTERNAL_ERROR, processed unless
- * nothing of it was sent): the connection broke. */
+/* Fails every open stream (on_close, H2_CONNECTION_FAILED; unprocessed
+ * when it never left, or is above the server's GOAWAY): the connection
+ * broke. */
 void	h2up_fail(struct h2up *);
 /* How many more streams the session takes now (0 after a GOAWAY). */
 unsigned h2up_room(const struct h2up *);

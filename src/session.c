@@ -79,6 +79,7 @@ struct session {
 	size_t lingered;	/* bytes discarded in S_LINGER */
 	struct exchange *x;		/* the request in hand, or NULL */
 	struct h2down *h2;		/* S_H2: the HTTP/2 session */
+	bool linger;			/* close lingering (see linger()) */
 	struct session *next, *prev;	/* the loop's list */
 };
 
@@ -230,11 +231,21 @@ h2_log(void *arg, struct exchange *x)
 	log_exchange(session_checked(arg), x, PROTO_H2);
 }
 
-/* The session's HTTP/2 connection has nothing left to do. */
+/* The session's HTTP/2 connection has nothing left to do: its last
+ * frames (a GOAWAY, a response's end) are flushed, then it closes. */
 static void
 h2_done(void *arg, const char *reason)
 {
-	session_close(session_checked(arg), reason);
+	struct session *s = session_checked(arg);
+
+	log_debug("session %s: %s", s->peer, reason);
+	h2down_free(s->h2);
+	s->h2 = NULL;
+	conn_set_timeouts(s->conn, 0, 0);
+	/* The client may still be sending frames: closing on them would
+	 * reset the connection and could destroy the GOAWAY unread. */
+	s->linger = true;
+	session_start_drain(s);
 }
 
 static const struct h2down_ops session_h2_ops = {
@@ -355,7 +366,8 @@ linger(struct session *s)
 static void
 drained(struct session *s)
 {
-	if (s->x != NULL && s->x->req == RQ_BODY && !s->truncated)
+	if (s->linger ||
+	    (s->x != NULL && s->x->req == RQ_BODY && !s->truncated))
 		linger(s);
 	else
 		session_close(s, "done");

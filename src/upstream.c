@@ -99,6 +99,9 @@ struct upstream_pool {
 	struct upstream_conn *idle;		/* head: most recent */
 	struct upstream_conn *h2conns;		/* HTTP/2 connections */
 	bool retired;
+	/* Freed, but an HTTP/2 connection still inside its session's
+	 * callbacks (or connecting) was left: the last close frees it. */
+	bool freeing;
 };
 
 struct upstream_pool *
@@ -153,6 +156,10 @@ uc_close(struct upstream_conn *c)
 	conn_free(c->conn);	/* closes the fd and frees the SSL */
 	c->magic = 0;
 	free(c);
+	if (p->freeing && p->nopen == 0) {
+		free(p->health);
+		free(p);
+	}
 }
 
 static void	h2_close_idle(struct upstream_pool *);
@@ -172,6 +179,10 @@ upstream_pool_free(struct upstream_pool *p)
 	if (p == NULL)
 		return;
 	upstream_pool_retire(p);
+	if (p->nopen > 0) {
+		p->freeing = true;	/* the last uc_close frees it */
+		return;
+	}
 	free(p->health);
 	free(p);
 }
@@ -433,7 +444,19 @@ h2_idle_wait(const struct upstream_conn *c, double elapsed)
 	const struct pool_conf *pc = &c->pool->spec.pool;
 	double left = c->pool->spec.idle_timeout - elapsed;
 
+	if (left < 0.001)
+		left = 0.001;
 	return pc->ping_interval < left ? pc->ping_interval : left;
+}
+
+static double
+idle_elapsed(const struct upstream_conn *c)
+{
+	struct timeval now, d;
+
+	event_base_gettimeofday_cached(c->pool->base, &now);
+	timersub(&now, &c->idle_since, &d);
+	return (double)d.tv_sec + (double)d.tv_usec / 1e6;
 }
 
 static void
@@ -469,10 +492,11 @@ h2_maybe_close(struct upstream_conn *c)
 {
 	if (c->nstreams > 0 || c->depth > 0)
 		return false;
-	if (c->state == C_CONNECTING && !c->dead)
-		return false;
+	/* A retired pool keeps nothing, not even a connection being set
+	 * up; otherwise only a failed or going-away one closes. */
 	if (!c->dead && !c->pool->retired &&
-	    (c->h2 == NULL || !h2up_going_away(c->h2)))
+	    (c->state == C_CONNECTING || c->h2 == NULL ||
+	    !h2up_going_away(c->h2)))
 		return false;
 	if (c->h2 != NULL && !c->dead)
 		h2up_goaway(c->h2);
@@ -542,8 +566,9 @@ h2_read(struct upstream_conn *c)
 	if (h2_maybe_close(c))
 		return;
 	if (c->state == C_IDLE)
-		/* Answers to PINGs and SETTINGS only: still idle. */
-		conn_set_timeouts(c->conn, h2_idle_wait(c, 0), 0);
+		/* Frames from the server (a PING, our PING's answer) do
+		 * not make it busy: the idle time still counts. */
+		conn_set_timeouts(c->conn, h2_idle_wait(c, idle_elapsed(c)), 0);
 }
 
 static void
@@ -569,6 +594,7 @@ h2_connected(struct upstream_conn *c)
 {
 	struct upstream_pool *p = c->pool;
 	struct upstream_stream *st;
+	bool ok;
 	struct h2up_settings set = {
 		.max_streams = p->spec.pool.max_streams,
 		.window = 65535,
@@ -598,8 +624,9 @@ h2_connected(struct upstream_conn *c)
 		st->h2 = h2up_stream_new(c->h2, &hs_ops, st);
 		st->ops->on_event(st->arg, CONN_EV_CONNECTED);
 	}
+	ok = h2up_flush(c->h2);
 	c->depth--;
-	if (!h2up_flush(c->h2)) {
+	if (!ok) {
 		h2_fail(c, CONN_EV_ERROR | CONN_EV_WRITING);
 		return;
 	}
@@ -610,7 +637,6 @@ h2_connected(struct upstream_conn *c)
 static void
 h2_event(struct upstream_conn *c, unsigned what)
 {
-	struct timeval now, d;
 	double elapsed;
 
 	if (c->state == C_CONNECTING) {
@@ -623,9 +649,7 @@ h2_event(struct upstream_conn *c, unsigned what)
 		return;
 	}
 	if ((what & CONN_EV_TIMEOUT) && c->state == C_IDLE && !c->dead) {
-		event_base_gettimeofday_cached(c->pool->base, &now);
-		timersub(&now, &c->idle_since, &d);
-		elapsed = (double)d.tv_sec + (double)d.tv_usec / 1e6;
+		elapsed = idle_elapsed(c);
 		if (c->ping_out || elapsed >= c->pool->spec.idle_timeout -
 		    0.001) {
 			/* Unanswered PING, or idle long enough. */
@@ -692,8 +716,11 @@ h2_acquire(struct upstream_pool *p, const void *avoid,
 	if ((c = best) == NULL) {
 		if (p->nopen >= p->spec.pool.max_connections) {
 			/* Make room by closing an idle one, if any. */
+			/* Not one inside its session's callbacks: this
+			 * request may come from there (a retry). */
 			for (c = p->h2conns; c != NULL; c = c->hnext)
-				if (c->nstreams == 0 && c->state != C_CONNECTING)
+				if (c->nstreams == 0 && c->depth == 0 &&
+				    c->state != C_CONNECTING)
 					break;
 			if (c == NULL) {
 				*status = 503;
@@ -953,10 +980,23 @@ upstream_set_timeouts(struct upstream_stream *st, double read_s,
 		conn_set_timeouts(st->c->conn, read_s, write_s);
 		return;
 	}
-	/* One deadline per stream: the longer of the two, restarted on
-	 * every response frame. */
-	st->timeout = read_s > write_s ? read_s : write_s;
+	/* One deadline per stream, for the response: while the request
+	 * body still comes, the client side's deadlines watch it (an
+	 * upstream that does not read closes the client's window). */
+	(void)write_s;
+	st->timeout = read_s;
 	stream_arm(st);
+}
+
+void
+upstream_waits_for_client(struct upstream_stream *st, bool waiting)
+{
+	if (st->timer == NULL)
+		return;
+	if (waiting)
+		evtimer_del(st->timer);
+	else if (!evtimer_pending(st->timer, NULL))
+		stream_arm(st);
 }
 
 void

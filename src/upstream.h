@@ -109,6 +109,9 @@ void	upstream_set_timeouts(struct upstream_stream *, double read_s,
 	    double write_s);
 /* Sends what the stream queued. */
 void	upstream_flush(struct upstream_stream *);
+/* HTTP/2: the stream's response waits for its client to take bytes (its
+ * deadline stops), or no longer does (it runs again). */
+void	upstream_waits_for_client(struct upstream_stream *, bool waiting);
 /* The exchange consumed the stream's input, or could not: reading
  * pauses while the input is full, resumes below (conn.h). */
 void	upstream_input_flow(struct upstream_stream *);
