@@ -276,22 +276,6 @@ known_method(const struct msg_field *m, bool *idempotent)
 	return NULL;
 }
 
-static bool
-parse_length(const struct msg_field *f, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (f->value_len == 0 || f->value_len > 19)
-		return false;
-	for (size_t i = 0; i < f->value_len; i++) {
-		if (f->value[i] < '0' || f->value[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(f->value[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
 static void	x_fail(void *arg, unsigned status, const char *detail,
 		    unsigned retry_after);
 
@@ -413,7 +397,7 @@ begin_request(struct h2down *d, struct h2d_stream *st, bool end_stream)
 		rq.body = MSG_BODY_NONE;
 	else if ((cl_field = msg_fields_find(st->fields, n,
 	    "content-length")) != NULL &&
-	    parse_length(cl_field, &rq.content_length))
+	    msg_field_uint(cl_field, &rq.content_length))
 		rq.body = MSG_BODY_SIZED;
 	else
 		rq.body = MSG_BODY_STREAM;

@@ -189,22 +189,6 @@ parse_status(const struct msg_field *f)
 	return v;
 }
 
-static bool
-parse_length(const struct msg_field *f, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (f->value_len == 0 || f->value_len > 19)
-		return false;
-	for (size_t i = 0; i < f->value_len; i++) {
-		if (f->value[i] < '0' || f->value[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(f->value[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
 static void
 news_add(struct h2up *s, struct h2up_stream *st)
 {
@@ -281,7 +265,7 @@ deliver_head(struct h2up_stream *st)
 			if (st->head_request || status == 204 || status == 304)
 				rs.body = MSG_BODY_NONE;
 			else if (cl != NULL &&
-			    parse_length(cl, &rs.content_length) &&
+			    msg_field_uint(cl, &rs.content_length) &&
 			    msg_fields_find(f, n, "trailer") == NULL)
 				rs.body = MSG_BODY_SIZED;
 			else
@@ -336,7 +320,7 @@ held_length(const struct h2up_stream *st, unsigned window)
 		    (const char *)vl.base, vl.len };
 
 		if (msg_name_eq(&f, "content-length"))
-			found = parse_length(&f, &len);
+			found = msg_field_uint(&f, &len);
 		else if (msg_name_eq(&f, "trailer"))
 			return false;
 	}

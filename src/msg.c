@@ -152,3 +152,19 @@ field_list_free(struct field_list *fl)
 	fl->scap = fl->used = 0;
 	fl->n = fl->cap = 0;
 }
+
+bool
+msg_field_uint(const struct msg_field *f, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (f->value_len == 0 || f->value_len > 19)
+		return false;
+	for (size_t i = 0; i < f->value_len; i++) {
+		if (f->value[i] < '0' || f->value[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(f->value[i] - '0');
+	}
+	*out = v;
+	return true;
+}

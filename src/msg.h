@@ -74,6 +74,9 @@ msg_name_eq(const struct msg_field *f, const char *name)
 
 	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
 }
+/* A field's value as a decimal number (digits only, at most 19, as
+ * HTTP/2 Content-Length; nghttp2 checked it already): false when not. */
+bool	msg_field_uint(const struct msg_field *, uint64_t *);
 /* The first field named name among fields[0, n), or NULL. */
 const struct msg_field *msg_fields_find(const struct msg_field *fields,
 	    unsigned n, const char *name);
