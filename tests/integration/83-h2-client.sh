@@ -44,8 +44,9 @@
 #       window) stalls nobody else
 #   (g) access log proto=h2; /metrics: requests by protocol h2, GOAWAY sent,
 #       PROTOCOL_ERROR resets sent, each defence kind triggered above
-#   (h) SIGTERM: GOAWAY at once, the /slow stream in flight finishes 200,
-#       the proxy exits 0
+#   (h) SIGHUP: GOAWAY NO_ERROR, the /slow stream in flight finishes 200,
+#       a new connection is served; SIGTERM: GOAWAY at once, the /slow
+#       stream in flight finishes 200, the proxy exits 0
 #   (i) timeouts.client_idle = 2: an idle HTTP/2 connection gets a GOAWAY
 #       and is closed about 2 s after its last answer
 # Skipped (77) only when a tool is missing: python3-hpack, curl with HTTP/2,
@@ -583,6 +584,24 @@ done
 rr=$(awk '$1 == "mcxproxy_h2_defences_total{kind=\"rapid_reset\"}" || $1 == "mcxproxy_h2_defences_total{kind=\"stream_budget\"}" { s += $2 } END { print s + 0 }' "$TMP/metrics.txt")
 [ "$rr" -gt 0 ] || fail "(g) mcxproxy_h2_defences_total rapid_reset + stream_budget is $rr after the Rapid Reset"
 say "(g) /metrics: $(grep -E '^mcxproxy_(h2_defences_total|requests_by_protocol_total|h2_goaway_total\{side="client")' "$TMP/metrics.txt" | tr '\n' ' ')"
+
+# ---- (h) SIGHUP: GOAWAY, the stream in flight finishes, new connections served ---------------------------
+J=$TMP/reload.json
+h2 request -a $G --path '/slow?ms=2500&reload=1' --timeout 20 >"$J" 2>"$J.err" &
+reload_pid=$!
+track "$reload_pid"
+wait_log "$TMP/origin-gms.requests" '^GET /slow\?ms=2500&reload=1' 10 || fail "(h) the slow request did not reach the origin"
+signal_proxy HUP
+wait_log "$TMP/proxy.log" 'every worker serves generation 2' 10 || fail "(h) reload not applied: $(tail -5 "$TMP/proxy.log")"
+wait "$reload_pid" || fail "(h) h2_client.py: $(cat "$J.err")"
+jcheck "$J" "(h) SIGHUP with a stream in flight" '
+if not d["goaway"]: bad("no GOAWAY after the reload")
+elif d["goaway"][0]["code_name"] != "NO_ERROR": bad("GOAWAY %s" % d["goaway"][0]["code_name"])
+if d["goaway"] and d["goaway"][-1]["last_stream_id"] < 1: bad("last stream id %d drops stream 1" % d["goaway"][-1]["last_stream_id"])
+if s(1).get("status") != 200 or not s(1).get("end_stream"): bad("stream 1: status %s, rst %s" % (s(1).get("status"), s(1).get("rst")))
+if not s(1).get("body", "").startswith("slept 2500 ms"): bad("stream 1: body %r" % s(1).get("body"))'
+served_within "after the reload"
+say "(h) SIGHUP: GOAWAY NO_ERROR, the /slow stream finished 200, new connections served"
 
 # ---- (h) SIGTERM: GOAWAY, the stream in flight finishes ---------------------------------------------------
 J=$TMP/drain.json
