@@ -28,6 +28,15 @@
 #       and the next request gets a new one; pool.idle_timeout = 1: an idle
 #       connection is closed
 #   (i) /metrics lines about h2 and upstreams are printed (no assertion yet)
+#   (k) the multiplexing figure: 1,000 concurrent TLS client connections
+#       (tests/tools/mux_clients.py), one GET /slow each, all in flight at
+#       once, max_streams = 100: every answer 200 and byte-identical to a
+#       direct request's; <= ceil(in-flight / 100) upstream connections per
+#       worker (origin /stats, the h2 connection gauge of /metrics, and per
+#       worker from the access log's request ids), <= 100 streams on one,
+#       the /metrics stream gauge's peak at the in-flight count; workers = 1
+#       and workers = 2.  Skipped (with a message, the rest still runs) when
+#       the open files limit cannot be raised to 1,300.
 # And at the end: no h2 origin saw a request that breaks RFC 9113 (its
 # VIOLATION lines: uppercase or connection-specific fields, TE other than
 # trailers, pseudo-headers, Content-Length vs DATA, streams beyond
@@ -621,6 +630,142 @@ start_proxy "$CONF"
 mux_run "workers = 2" 5
 stop_proxy 10
 
+# ---- (k) 1,000 client connections ------------------------------------------------------
+# The figure of issue 11 ("How to show it"): K_N TLS client connections
+# (HTTP/1.1), one GET /slow?ms=K_MS each, all written at once after every
+# handshake is done, toward one h2 server with max_streams = K_STREAMS.  The
+# origin allows 1000 streams a connection and pool.max_connections is 64, so
+# only max_streams bounds the connections: a worker with R requests in flight
+# may open ceil(R / K_STREAMS) of them, ceil(K_N / K_STREAMS) + workers - 1 in
+# all.  Each client then sends GET /size?n=20000 on its connection (a body
+# that is the same bytes every time).  Both the proxy and the client process
+# hold K_N sockets: the open files limit must allow K_N + 300.  The first
+# connections wait for the last handshakes (several seconds on 2 busy cores)
+# before their request is written, under the request_header deadline: 60 s
+# here (default 10).
+K_N=1000
+K_MS=4000
+K_STREAMS=100
+K_NEED=$((K_N + 300))
+K_MAX=$(((K_N + K_STREAMS - 1) / K_STREAMS))
+
+# k_raise_nofile N: raises the soft open files limit of this shell (so of
+# the proxy and the client it starts) to N when lower, as far as the hard
+# limit allows; sets K_NOFILE (0 when unknown) and K_NOFILE_HARD.  ulimit -n
+# is not in POSIX, but dash, bash, ksh and busybox sh have it.
+# shellcheck disable=SC3045
+k_raise_nofile() {
+	K_NOFILE=$(ulimit -n 2>/dev/null) || K_NOFILE=0
+	K_NOFILE_HARD=$(ulimit -H -n 2>/dev/null) || K_NOFILE_HARD=unknown
+	case $K_NOFILE in
+	unlimited) return 0 ;;
+	'' | *[!0-9]*) K_NOFILE=0; return 0 ;;
+	esac
+	if [ "$K_NOFILE" -lt "$1" ]; then
+		ulimit -S -n "$1" 2>/dev/null || true
+		K_NOFILE=$(ulimit -n 2>/dev/null) || K_NOFILE=0
+	fi
+}
+k_raise_nofile "$K_NEED"
+
+# k_kv KEY: the first value of KEY in mux_clients.py's output ($K_OUT).
+k_kv() {
+	printf '%s\n' "$K_OUT" | awk -v k="$1" '$1 == k { print $2; exit }'
+}
+
+# k_run WORKERS: one run of K_N clients through a proxy with WORKERS
+# workers; fails unless every answer is 200 and identical and the bounds
+# hold; says the figure.
+k_run() {
+	_w=$1
+	PROXY_PORT=$(free_port)
+	ADMIN=$(free_port)
+	_acc=$TMP/k-access-w$_w.log
+	write_conf "h2-k-w$_w.conf" <<EOF
+domain = "mcx.own.example";
+workers = $_w;
+log = { level = "info"; access = "$_acc"; access_format = "json"; };
+timeouts = { tls_handshake = 60.0; request_header = 60.0; };
+admin = { address = "127.0.0.1:$ADMIN"; };
+listeners = (
+  { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
+    tls = { certificate = "$PKI/proxy-chain.pem"; key = "$PKI/proxy.key"; }; }
+);
+servers = (
+  { name = "k"; hosts = ["k.mcx.own.example"]; targets = ["127.0.0.1:$H2_PORT_K"];
+    protocol = "h2"; pool = { max_connections = 64; max_streams = $K_STREAMS; }; }
+);
+EOF
+	check_conf "$CONF"
+	start_proxy "$CONF" "$PROXY_PORT" "$ADMIN"
+	direct_h2c "$H2_PORT_K" '/stats?reset=1' -o /dev/null || fail "(k) cannot reset the k origin's counters"
+	_bound=$((K_MAX + _w - 1))
+	_rc=0
+	timeout 150 python3 "$TOOLS/mux_clients.py" --port "$PROXY_PORT" \
+	    --host k.mcx.own.example --cafile "$PKI/ca.pem" -n "$K_N" \
+	    --path "/slow?ms=$K_MS" --reference "$TMP/k-ref.body" \
+	    --then '/size?n=20000' --then-sha "$K_SIZE_SHA" \
+	    --metrics "http://127.0.0.1:$ADMIN/metrics" --access-log "$_acc" \
+	    --timeout 120 >"$TMP/k-w$_w.out" 2>"$TMP/k-w$_w.log" || _rc=$?
+	K_OUT=$(cat "$TMP/k-w$_w.out")
+	_sum=$(printf '%s' "$K_OUT" | tr '\n' ';')
+	[ "$_rc" -eq 0 ] ||
+	    fail "(k) workers = $_w: mux_clients.py exited $_rc: $_sum $(tail -n 5 "$TMP/k-w$_w.log")"
+	_conns=$(h2_stat "$H2_PORT_K" served_connections)
+	_maxst=$(h2_stat "$H2_PORT_K" max_streams_seen)
+	stop_proxy 10
+	_ok=$(printf '%s\n' "$K_OUT" | awk '$1 == "status" && $2 == 200 { print $3 }')
+	expect_eq "$(k_kv connected)" "$K_N" "(k) workers = $_w: TLS connections up ($_sum)"
+	expect_eq "$(k_kv all_in_flight)" 1 "(k) workers = $_w: the last request written before the first answer ($_sum)"
+	expect_eq "${_ok:-0}" "$K_N" "(k) workers = $_w: GET /slow?ms=$K_MS answered 200 ($_sum)"
+	expect_eq "$(k_kv identical)" "$K_N" "(k) workers = $_w: /slow bodies byte-identical to the direct request's ($_sum)"
+	expect_eq "$(k_kv then_identical)" "$K_N" "(k) workers = $_w: /size?n=20000 bodies byte-identical to the direct request's ($_sum)"
+	if [ -z "$_conns" ] || [ -z "$_maxst" ]; then
+		fail "(k) workers = $_w: cannot read the k origin's /stats"
+	fi
+	[ "$_conns" -le "$_bound" ] ||
+	    fail "(k) workers = $_w: the origin saw $_conns connections carrying the $K_N requests (want <= $_bound)"
+	[ "$_maxst" -le "$K_STREAMS" ] ||
+	    fail "(k) workers = $_w: $_maxst streams at once on one upstream connection (max_streams = $K_STREAMS)"
+	_pc=$(k_kv peak_h2_conns)
+	_ps=$(k_kv peak_streams)
+	[ "$(k_kv samples)" -gt 0 ] || fail "(k) workers = $_w: no /metrics sample during the flight ($_sum)"
+	if [ "$_pc" -gt "$_bound" ] || [ "$_pc" -lt "$K_MAX" ]; then
+		fail "(k) workers = $_w: peak of mcxproxy_upstream_connections_by_protocol{protocol=\"h2\"} $_pc (want $K_MAX..$_bound)"
+	fi
+	if [ "$_ps" -gt "$K_N" ] || [ "$_ps" -lt $((K_N * 95 / 100)) ]; then
+		fail "(k) workers = $_w: peak of mcxproxy_upstream_streams $_ps (want about $K_N: $((K_N * 95 / 100))..$K_N)"
+	fi
+	# Per worker (request id -> worker, body -> origin connection).
+	expect_eq "$(k_kv access_lines)" "$K_N" "(k) workers = $_w: access lines of the /slow requests ($_sum)"
+	expect_eq "$(k_kv shared_conns)" 0 "(k) workers = $_w: origin connections used by two workers"
+	_perw=""
+	while read -r _x _wid _y _req _z _wc; do
+		[ "$_x" = worker ] || continue
+		_wmax=$(((_req + K_STREAMS - 1) / K_STREAMS))
+		[ "$_wc" -le "$_wmax" ] ||
+		    fail "(k) workers = $_w: worker $_wid used $_wc upstream connections for $_req requests in flight (want <= $_wmax)"
+		_perw="$_perw${_perw:+, }$_req on $_wc (worker $_wid)"
+	done <<EOF
+$K_OUT
+EOF
+	[ -n "$_perw" ] || fail "(k) workers = $_w: no per-worker figure ($_sum)"
+	say "(k) figure, workers = $_w: $K_N requests in flight at once ($K_N TLS client connections, GET /slow?ms=$K_MS) to one h2 server, max_streams = $K_STREAMS: $_conns upstream connections (origin /stats; /metrics h2 gauge peak $_pc; bound $_bound; per worker in flight on connections: $_perw), at most $_maxst streams on one, mcxproxy_upstream_streams peak $_ps; $_ok/$K_N answered 200, $(k_kv identical)/$K_N byte-identical to a direct request ($(k_kv then_identical)/$K_N /size?n=20000 after); handshakes $(printf '%s\n' "$K_OUT" | awk '$1 == "connected" { print $3 }') ms, flight $(k_kv flight_ms) ms, client run $(k_kv total_ms) ms"
+}
+
+if [ "$K_NOFILE" != unlimited ] && [ "$K_NOFILE" -lt "$K_NEED" ]; then
+	say "(k) SKIPPED: the open files limit is $K_NOFILE (hard: $K_NOFILE_HARD) and cannot be raised to $K_NEED: the $K_N-client figure was not measured"
+else
+	start_h2 k --max-concurrent-streams 1000
+	direct_h2c "$H2_PORT_K" "/slow?ms=$K_MS" -o "$TMP/k-ref.body" ||
+	    fail "(k) direct GET /slow?ms=$K_MS failed"
+	direct_h2c "$H2_PORT_K" '/size?n=20000' -o "$TMP/k-size.body" ||
+	    fail "(k) direct GET /size?n=20000 failed"
+	K_SIZE_SHA=$(sha "$TMP/k-size.body")
+	k_run 1
+	k_run 2
+fi
+
 # ---- (f) upstream_response per stream -----------------------------------------------------------
 start_h2 to
 PROXY_PORT=$(free_port)
@@ -667,7 +812,7 @@ say "(f) /hang: 504 after $dt ms, RST_STREAM CANCEL on stream $HS, /echo beside 
 stop_proxy 10
 
 # ---- RFC 9113 at every h2 origin ------------------------------------------------------------------
-for n in h2c h2tls mux ga ref ping idle to; do
+for n in h2c h2tls mux ga ref ping idle to ${H2_PORT_K:+k}; do
 	if grep -q '^VIOLATION\|^ERROR' "$(h2log "$n")"; then
 		fail "h2 origin $n saw requests that break RFC 9113: $(grep '^VIOLATION\|^ERROR' "$(h2log "$n")" | head -n 5)"
 	fi
