@@ -11,9 +11,10 @@
  * may schedule.  So no exchange ever sees its stream (or itself) freed by
  * a send it started, and the frames of many streams go out in one write.
  *
- * Windows: a request body's window reopens only as its bytes move
- * upstream; the connection's window is four streams' worth, so a client
- * holds at most that much of request bodies here.
+ * Windows: a request body's stream window reopens only as its bytes move
+ * upstream; the connection's reopens as bytes arrive (as nginx does), so
+ * a stuck upload never blocks the others, and what a client may have
+ * buffered here is bounded by max_concurrent_streams x initial_window.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,8 @@
 /* Streams one connection may carry in all; then a graceful GOAWAY. */
 #define STREAMS_PER_CONN	10000
 /* Empty DATA (without END_STREAM), HEADERS and CONTINUATION frames a
- * connection may send: nothing legitimate needs many. */
-#define EMPTY_FRAMES_MAX	100
+ * connection may send: nothing legitimate sends any. */
+#define EMPTY_FRAMES_MAX	32
 /* SETTINGS and PING frames queued for an ACK at most. */
 #define OUTBOUND_ACK_MAX	1000
 /* SETTINGS and PING frames a client may send in one second (its ACKs
@@ -74,6 +75,7 @@ struct h2down {
 	time_t ctl_sec;			/* ... the second being counted */
 	unsigned ctl_n;			/* ... and how many in it */
 	bool going_away;		/* GOAWAY sent: ends when idle */
+	bool notice;			/* ... the first of two (drain) */
 	bool ours;			/* the GOAWAY being sent is ours */
 	bool failed;
 	bool finished;			/* done() was called */
@@ -104,6 +106,7 @@ struct h2d_stream {
 	 * a full output must drain, each within client_idle. */
 	struct event *timer;
 	bool body_in;			/* ... the body is awaited */
+	bool head_req;			/* HEAD: answers carry no body */
 	struct h2d_stream *next, *prev;
 };
 
@@ -111,6 +114,7 @@ static const struct exchange_client_ops stream_xops;
 
 static void	schedule_flush(struct h2down *);
 static void	stream_free(struct h2d_stream *);
+static void	stream_arm(struct h2d_stream *, double seconds);
 
 static struct h2d_stream *
 stream_of(nghttp2_session *ng, int32_t id)
@@ -210,8 +214,11 @@ on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 		d->streams->prev = st;
 	d->streams = st;
 	d->nopen++;
-	evtimer_del(d->idle_timer);
+	if (!d->notice)
+		evtimer_del(d->idle_timer);
 	nghttp2_session_set_stream_user_data(ng, st->id, st);
+	/* The head must be complete in time (begin_request takes over). */
+	stream_arm(st, d->cfg->timeouts.request_header);
 	if (++d->total == STREAMS_PER_CONN && !d->going_away) {
 		/* Enough for one connection: the client opens another; the
 		 * streams in flight finish. */
@@ -236,6 +243,9 @@ on_header(nghttp2_session *ng, const nghttp2_frame *fr, nghttp2_rcbuf *name,
 	(void)flags;
 	if (st == NULL || fr->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	/* Known even when the head is refused: a HEAD answer has no body. */
+	if (nm.len == 7 && memcmp(nm.base, ":method", 7) == 0)
+		st->head_req = vl.len == 4 && memcmp(vl.base, "HEAD", 4) == 0;
 	/* The field's size as RFC 9113 section 6.5.2 counts it. */
 	st->hbytes += nm.len + vl.len + 32;
 	if (st->hbytes > d->cfg->limits.max_header_bytes ||
@@ -336,6 +346,9 @@ begin_request(struct h2down *d, struct h2d_stream *st, bool end_stream)
 	unsigned n = 0;
 
 	cl.arg = st;
+	st->in_end = end_stream;
+	if (st->timer != NULL)
+		evtimer_del(st->timer);		/* the head came in time */
 	st->x = exchange_new(d->lp, &cl);
 	if (st->too_big) {
 		x_fail(st, 431, "request header fields too large "
@@ -401,7 +414,6 @@ begin_request(struct h2down *d, struct h2d_stream *st, bool end_stream)
 		rq.body = MSG_BODY_SIZED;
 	else
 		rq.body = MSG_BODY_STREAM;
-	st->in_end = end_stream;
 	if (rq.method_connect)
 		how.target_error = NULL;	/* policy refuses CONNECT */
 	else if (rq.authority == NULL)
@@ -457,7 +469,6 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 	}
 }
 
-static void	stream_arm(struct h2d_stream *);
 
 static int
 on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
@@ -472,9 +483,10 @@ on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 		nghttp2_session_consume(ng, id, len);
 		return 0;
 	}
+	nghttp2_session_consume_connection(ng, len);
 	evbuffer_add(st->in, data, len);
 	if (st->body_in)
-		stream_arm(st);		/* progress */
+		stream_arm(st, st->d->cfg->timeouts.client_idle);
 	exchange_client_readable(st->x);
 	return 0;
 }
@@ -582,10 +594,15 @@ read_response(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
 	evbuffer_remove(st->out, buf, n);
 	if (st->out_end && evbuffer_get_length(st->out) == 0)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	/* Progress: the send deadline restarts; the exchange may move
-	 * more once the output is below half. */
-	if (st->timer != NULL && !st->body_in)
-		evtimer_del(st->timer);
+	/* Progress: the send deadline restarts while output still waits
+	 * (also once the exchange is over), and stops when none does; the
+	 * exchange may move more once the output is below half. */
+	if (!st->body_in) {
+		if (evbuffer_get_length(st->out) > 0)
+			stream_arm(st, d->cfg->timeouts.client_idle);
+		else if (st->timer != NULL)
+			evtimer_del(st->timer);
+	}
 	if (st->x != NULL && !st->notify &&
 	    evbuffer_get_length(st->out) < OUT_HIGH / 2) {
 		st->notify = true;
@@ -672,9 +689,16 @@ x_body(void *arg, struct evbuffer *out, bool chunked, size_t limit,
 		else
 			evbuffer_remove_buffer(st->in, out, n);
 		*payload += n;
-		if (!st->closed)
-			nghttp2_session_consume(st->d->ng, st->id, n);
+		nghttp2_session_consume_stream(st->d->ng, st->id, n);
 		schedule_flush(st->d);
+	}
+	/* The body deadline is the client's only while it may send: not
+	 * while the upstream side holds the bytes back. */
+	if (st->body_in && st->timer != NULL) {
+		if (evbuffer_get_length(st->in) > 0)
+			evtimer_del(st->timer);
+		else if (!evtimer_pending(st->timer, NULL))
+			stream_arm(st, st->d->cfg->timeouts.client_idle);
 	}
 	if (!st->in_end || evbuffer_get_length(st->in) > 0)
 		return H1_AGAIN;
@@ -746,9 +770,9 @@ stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-stream_arm(struct h2d_stream *st)
+stream_arm(struct h2d_stream *st, double seconds)
 {
-	struct timeval tv = duration_tv(st->d->cfg->timeouts.client_idle);
+	struct timeval tv = duration_tv(seconds);
 
 	if (st->timer == NULL &&
 	    (st->timer = evtimer_new(st->d->lp->base, stream_timer_cb,
@@ -767,7 +791,7 @@ x_timeouts(void *arg, bool body_in, bool body_out)
 
 	(void)body_out;
 	if (body_in && !st->body_in)
-		stream_arm(st);
+		stream_arm(st, st->d->cfg->timeouts.client_idle);
 	else if (!body_in && st->body_in && st->timer != NULL)
 		evtimer_del(st->timer);
 	st->body_in = body_in;
@@ -783,7 +807,7 @@ x_stalled(void *arg)
 	if (st->body_in)
 		return;		/* that deadline runs already */
 	if (st->timer == NULL || !evtimer_pending(st->timer, NULL))
-		stream_arm(st);
+		stream_arm(st, st->d->cfg->timeouts.client_idle);
 }
 
 static void
@@ -827,7 +851,9 @@ x_fail(void *arg, unsigned status, const char *detail, unsigned retry_after)
 			f[fl.n++] = (struct msg_field){ "retry-after", 11, ra,
 			    (size_t)n };
 		}
-		submit_head(st, &rs, &fl, true);
+		if (st->head_req)
+			evbuffer_drain(st->out, (size_t)-1);
+		submit_head(st, &rs, &fl, !st->head_req);
 		st->out_end = true;
 		schedule_flush(st->d);
 	}
@@ -943,7 +969,7 @@ send_pass(struct h2down *d)
 	}
 	if (d->failed || (!nghttp2_session_want_read(d->ng) &&
 	    !nghttp2_session_want_write(d->ng)) ||
-	    (d->going_away && d->nopen == 0 &&
+	    (d->going_away && !d->notice && d->nopen == 0 &&
 	    !nghttp2_session_want_write(d->ng))) {
 		d->finished = true;
 		d->ops->done(d->arg, d->failed ? "HTTP/2 session failed" :
@@ -981,6 +1007,17 @@ idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (d->notice) {
+		/* The second GOAWAY of a drain: what the client sent until
+		 * now is served, nothing after. */
+		d->notice = false;
+		d->ours = true;
+		nghttp2_submit_goaway(d->ng, NGHTTP2_FLAG_NONE,
+		    nghttp2_session_get_last_proc_stream_id(d->ng),
+		    NGHTTP2_NO_ERROR, NULL, 0);
+		(void)send_pass(d);
+		return;
+	}
 	if (d->nopen > 0)
 		return;
 	d->ours = true;
@@ -1037,15 +1074,22 @@ h2down_write(struct h2down *d)
 	(void)send_pass(d);
 }
 
+/* RFC 9113 section 6.8: a GOAWAY naming the highest stream id first, so
+ * that requests already on their way are not lost, then, a second
+ * later, the one naming the last stream taken. */
+#define DRAIN_NOTICE_SECONDS	1.0
+
 void
 h2down_drain(struct h2down *d)
 {
+	struct timeval tv = duration_tv(DRAIN_NOTICE_SECONDS);
+
 	if (!d->going_away) {
 		d->ours = true;
-		nghttp2_submit_goaway(d->ng, NGHTTP2_FLAG_NONE,
-		    nghttp2_session_get_last_proc_stream_id(d->ng),
-		    NGHTTP2_NO_ERROR, NULL, 0);
+		nghttp2_submit_shutdown_notice(d->ng);
 		d->going_away = true;
+		d->notice = true;
+		evtimer_add(d->idle_timer, &tv);
 	}
 	(void)send_pass(d);
 }
@@ -1065,7 +1109,7 @@ h2down_new(struct loop *lp, struct conn *c, const struct config *cfg,
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
 	nghttp2_settings_entry iv[3];
-	uint64_t window = (uint64_t)cfg->limits.h2.initial_window * 4;
+	uint64_t window = (uint64_t)cfg->limits.h2.initial_window * 4;	/* in flight */
 	unsigned mcs = cfg->limits.h2.max_concurrent_streams;
 
 	d->magic = H2DOWN_MAGIC;

@@ -433,7 +433,12 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 		evbuffer_add_printf(out, "Retry-After: %u\r\n", retry_after);
 	if (!keep)
 		evbuffer_add(out, "Connection: close\r\n", 19);
-	evbuffer_add_printf(out, "\r\n%.*s", n, body);
+	/* A HEAD answer has the length of the body it leaves out: sent,
+	 * the body would be read as the next response. */
+	if (x->rq.method_head)
+		evbuffer_add(out, "\r\n", 2);
+	else
+		evbuffer_add_printf(out, "\r\n%.*s", n, body);
 	x->sent_to_client = true;
 	x->resp = RS_DONE;
 	exchange_drop_upstream(x);

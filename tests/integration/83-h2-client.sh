@@ -499,8 +499,12 @@ jcheck "$J" "(f) empty DATA flood (20000)" '
 if d["goaway_code"] != "ENHANCE_YOUR_CALM": bad("GOAWAY %s, want ENHANCE_YOUR_CALM" % d["goaway_code"])'
 for v in streams continuation; do
 	attack "empty-headers-$v" empty-headers-flood 5000 --variant $v --timeout 20 --no-streams
+	# Each empty HEADERS opens a stream that nghttp2 resets; a client
+	# that sends faster than the resets come back may first pass
+	# max_concurrent_streams (GOAWAY PROTOCOL_ERROR): either ends it.
 	jcheck "$J" "(f) empty HEADERS flood (5000, $v)" '
-if d["goaway_code"] != "ENHANCE_YOUR_CALM": bad("GOAWAY %s, want ENHANCE_YOUR_CALM" % d["goaway_code"])'
+ok = ("ENHANCE_YOUR_CALM", "PROTOCOL_ERROR") if "'"$v"'" == "streams" else ("ENHANCE_YOUR_CALM",)
+if d["goaway_code"] not in ok: bad("GOAWAY %s, want %s" % (d["goaway_code"], " or ".join(ok)))'
 done
 say "(f) empty DATA and empty HEADERS floods: GOAWAY ENHANCE_YOUR_CALM"
 
