@@ -163,3 +163,12 @@ rc=0
 curl_ue --http1.0 -o "$TMP/down10" "$(ue_url $K '/bytes?n=100000&close=1')" 2>"$TMP/curl10.err" || rc=$?
 expect_eq "$rc" 0 "curl --http1.0 exit status ($(cat "$TMP/curl10.err"))"
 expect_eq "$(sha256sum <"$TMP/down10" | cut -d' ' -f1)" "$want" "curl --http1.0 close-delimited body"
+
+# ---- HEAD answered by the proxy itself ------------------------------------------------------------
+# Its answer keeps the connection (421) and must carry no body: a body would
+# be read as the response to the next request on the connection.
+say "HEAD refused by the proxy, then a GET on the same connection"
+out=$(printf 'HEAD /x HTTP/1.1\r\nHost: nope.example\r\n\r\nGET /y HTTP/1.1\r\nHost: nope.example\r\nConnection: close\r\n\r\n' |
+    h1c --methods HEAD,GET --wait-eof)
+expect_match "$out" '^1:STATUS HTTP/1\.1 421' "HEAD to an unknown host: 421"
+expect_match "$out" '^2:STATUS HTTP/1\.1 421' "the GET after it: its own 421, not the HEAD's body"
