@@ -28,69 +28,10 @@
 
 #include "conn.h"
 #include "h2_up.h"
+#include "h2_up_priv.h"
 #include "msg.h"
 #include "stats.h"
 #include "xalloc.h"
-
-/* A stream's request body bytes kept for a retry, at most: beyond it a
- * stream the server refused cannot go again. */
-#define REPLAY_MAX	(64 * 1024)
-/* Request body bytes queued per stream before its owner must wait. */
-#define BODY_OUT_HIGH	(256 * 1024)
-/* The session stops producing frames while the connection's output
- * holds this much (the connection's write callback resumes it). */
-#define CONN_OUT_HIGH	(256 * 1024)
-#define MAX_HEAD_FIELDS	256
-
-struct h2up {
-	nghttp2_session *ng;
-	struct conn *conn;
-	const struct h2up_conn_ops *ops;
-	void *arg;
-	struct h2up_settings set;
-	unsigned open;			/* streams submitted and not closed */
-	int32_t goaway_last;		/* the server's GOAWAY said so */
-	bool failed;
-	/* Streams whose body output drained: told after the send pass. */
-	struct h2up_stream *writable;
-	/* Submitted and not closed: told when the connection breaks. */
-	struct h2up_stream *streams;
-	/* Streams with a head, bytes or an end to tell after the pass. */
-	struct h2up_stream *news;
-};
-
-struct h2up_stream {
-	struct h2up *s;
-	int32_t id;			/* 0 until submitted */
-	const struct h2up_stream_ops *ops;
-	void *arg;
-	struct evbuffer *in;		/* response body received */
-	struct evbuffer *out;		/* request body to send */
-	struct evbuffer *replay;	/* request body sent, or NULL */
-	size_t replay_bytes;
-	bool replay_lost;
-	bool out_end;			/* out holds the last of the body */
-	bool deferred;			/* the data source waits for bytes */
-	bool head_request;
-	bool final_head;		/* a final (>= 200) head arrived */
-	bool ended;			/* on_end was told */
-	bool closed;			/* nghttp2 closed it */
-	bool notify;			/* on the session's writable list */
-	struct h2up_stream *next_writable;
-	bool on_news;			/* on the session's news list */
-	struct h2up_stream *next_news;
-	bool head_pending;		/* the final head waits in hv */
-	bool hold;			/* ... until the body is complete */
-	bool end_pending;		/* END_STREAM came */
-	bool busy;			/* its owner is being told */
-	bool freed;			/* ... and freed it meanwhile */
-	struct h2up_stream *next, *prev;	/* the session's streams */
-	/* The head being received: nghttp2's buffers (name, value, ...),
-	 * kept until told. */
-	nghttp2_rcbuf **hv;
-	unsigned nhv, hvcap;
-	bool head_overflow;
-};
 
 static struct h2up_stream *
 stream_of(nghttp2_session *ng, int32_t id)
@@ -98,8 +39,8 @@ stream_of(nghttp2_session *ng, int32_t id)
 	return nghttp2_session_get_stream_user_data(ng, id);
 }
 
-static void
-stream_unlink(struct h2up_stream *st)
+void
+h2u_stream_unlink(struct h2up_stream *st)
 {
 	struct h2up *s = st->s;
 
@@ -112,8 +53,8 @@ stream_unlink(struct h2up_stream *st)
 	st->next = st->prev = NULL;
 }
 
-static void
-head_release(struct h2up_stream *st)
+void
+h2u_head_release(struct h2up_stream *st)
 {
 	for (unsigned i = 0; i < st->nhv; i++)
 		nghttp2_rcbuf_decref(st->hv[i]);
@@ -122,7 +63,6 @@ head_release(struct h2up_stream *st)
 }
 
 static void	deliver_head(struct h2up_stream *);
-static void	stream_release(struct h2up_stream *);
 
 static int
 on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
@@ -141,11 +81,11 @@ on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 			st->ops->on_data(st->arg);
 		st->busy = false;
 		if (st->freed) {
-			stream_release(st);
+			h2u_stream_release(st);
 			return 0;
 		}
 	}
-	head_release(st);
+	h2u_head_release(st);
 	return 0;
 }
 
@@ -300,7 +240,7 @@ deliver_news(struct h2up_stream *st)
 	}
 	st->busy = false;
 	if (st->freed)
-		stream_release(st);
+		h2u_stream_release(st);
 }
 
 /* The head in hv announces a body of at most window bytes (that all
@@ -339,7 +279,7 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 		if ((st = stream_of(ng, fr->hd.stream_id)) == NULL)
 			return 0;
 		if (st->head_overflow) {
-			head_release(st);
+			h2u_head_release(st);
 			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE,
 			    st->id, NGHTTP2_INTERNAL_ERROR);
 			return 0;
@@ -355,7 +295,7 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 				deliver_head(st);
 			st->busy = false;
 			if (st->freed)
-				stream_release(st);
+				h2u_stream_release(st);
 			return 0;
 		}
 		if (head_status(st) < 200) {
@@ -441,7 +381,7 @@ on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 		s->open--;
 	if (st != NULL) {
 		st->closed = true;
-		stream_unlink(st);
+		h2u_stream_unlink(st);
 		nghttp2_session_set_stream_user_data(ng, id, NULL);
 		/* A clean close after the response ended: the news pass
 		 * tells the end. */
@@ -450,7 +390,7 @@ on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 			/* Above a GOAWAY's last stream nghttp2 closes with
 			 * REFUSED_STREAM too: neither was processed.  A
 			 * head held back is dropped unseen. */
-			head_release(st);
+			h2u_head_release(st);
 			st->head_pending = false;
 			st->ended = true;
 			st->ops->on_close(st->arg, code == NGHTTP2_NO_ERROR ?
@@ -461,47 +401,6 @@ on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 	if (s->ops->on_room != NULL)
 		s->ops->on_room(s->arg);
 	return 0;
-}
-
-/* The request body's source: out's bytes, then END_STREAM. */
-static ssize_t
-read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *ud)
-{
-	struct h2up_stream *st = src->ptr;
-	struct h2up *s = ud;
-	size_t n = evbuffer_get_length(st->out);
-
-	(void)ng;
-	(void)id;
-	if (n == 0) {
-		if (st->out_end) {
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-			return 0;
-		}
-		st->deferred = true;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	if (n > len)
-		n = len;
-	evbuffer_copyout(st->out, buf, n);
-	if (!st->replay_lost && st->replay_bytes + n <= REPLAY_MAX) {
-		evbuffer_remove_buffer(st->out, st->replay, n);
-		st->replay_bytes += n;
-	} else {
-		st->replay_lost = true;
-		evbuffer_drain(st->replay, (size_t)-1);
-		evbuffer_drain(st->out, n);
-	}
-	if (st->out_end && evbuffer_get_length(st->out) == 0)
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	if (!st->out_end && !st->notify &&
-	    evbuffer_get_length(st->out) < BODY_OUT_HIGH / 2) {
-		st->notify = true;
-		st->next_writable = s->writable;
-		s->writable = st;
-	}
-	return (ssize_t)n;
 }
 
 struct h2up *
@@ -673,7 +572,7 @@ h2up_fail(struct h2up *s)
 		    ns == NULL ||
 		    nghttp2_stream_get_state(ns) == NGHTTP2_STREAM_STATE_IDLE);
 
-		stream_unlink(st);
+		h2u_stream_unlink(st);
 		st->closed = true;
 		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
 		if (!st->ended) {
@@ -726,200 +625,3 @@ h2up_goaway(struct h2up *s)
 	(void)h2up_flush(s);
 }
 
-struct h2up_stream *
-h2up_stream_new(struct h2up *s, const struct h2up_stream_ops *ops,
-    void *arg)
-{
-	struct h2up_stream *st = xcalloc(1, sizeof(*st));
-
-	st->s = s;
-	st->ops = ops;
-	st->arg = arg;
-	st->in = evbuffer_new();
-	st->out = evbuffer_new();
-	st->replay = evbuffer_new();
-	if (st->in == NULL || st->out == NULL || st->replay == NULL)
-		abort();
-	return st;
-}
-
-#define NV(n, nl, v, vl, fl)	(nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
-	(uint8_t *)(uintptr_t)(v), (nl), (vl), (fl) }
-
-static bool
-te_trailers(const struct msg_request *rq)
-{
-	for (unsigned i = 0; i < rq->nfields; i++) {
-		const struct msg_field *f = &rq->fields[i];
-		const char *p = f->value, *tok;
-		size_t len;
-
-		if (!msg_name_eq(f, "te"))
-			continue;
-		while (msg_next_token(&p, f->value + f->value_len, &tok, &len))
-			if (msg_token_eq(tok, len, "trailers"))
-				return true;
-	}
-	return false;
-}
-
-bool
-h2up_stream_submit(struct h2up_stream *st, const struct msg_request *rq,
-    const struct field_list *fl, bool tls, bool end)
-{
-	struct h2up *s = st->s;
-	nghttp2_nv *nv;
-	nghttp2_data_provider dp;
-	char *lower, *lp, clen[24];
-	size_t nnv = 0, names = 0;
-	int32_t id;
-
-	for (unsigned i = 0; i < fl->n; i++)
-		names += fl->v[i].name_len;
-	nv = xcalloc(fl->n + 6, sizeof(*nv));
-	lower = lp = xmalloc(names + 1);
-	nv[nnv++] = NV(":method", 7, rq->method, strlen(rq->method),
-	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
-	nv[nnv++] = NV(":scheme", 7, tls ? "https" : "http", tls ? 5u : 4u,
-	    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
-	nv[nnv++] = NV(":authority", 10, rq->authority, rq->authority_len,
-	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
-	nv[nnv++] = NV(":path", 5, rq->path, rq->path_len,
-	    NGHTTP2_NV_FLAG_NO_COPY_NAME);
-	for (unsigned i = 0; i < fl->n; i++) {
-		const struct msg_field *f = &fl->v[i];
-
-		/* HTTP/2 field names are lower case (RFC 9113 8.2.1). */
-		for (size_t k = 0; k < f->name_len; k++) {
-			char ch = f->name[k];
-
-			lp[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-		}
-		nv[nnv++] = NV(lp, f->name_len, f->value, f->value_len,
-		    NGHTTP2_NV_FLAG_NONE);
-		lp += f->name_len;
-	}
-	if (rq->body == MSG_BODY_SIZED) {
-		int k = snprintf(clen, sizeof(clen), "%llu",
-		    (unsigned long long)rq->content_length);
-
-		nv[nnv++] = NV("content-length", 14, clen, (size_t)k,
-		    NGHTTP2_NV_FLAG_NO_COPY_NAME);
-	}
-	/* TE is hop-by-hop; HTTP/2 carries it only as "trailers" (RFC 9113
-	 * 8.2.2), when the client said it takes them. */
-	if (te_trailers(rq))
-		nv[nnv++] = NV("te", 2, "trailers", 8,
-		    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
-	st->head_request = rq->method_head;
-	st->out_end = end;
-	dp.source.ptr = st;
-	dp.read_callback = read_body;
-	id = nghttp2_submit_request(s->ng, NULL, nv, nnv, end ? NULL : &dp,
-	    st);
-	free(nv);
-	free(lower);
-	if (id < 0)
-		return false;
-	st->id = id;
-	s->open++;
-	st->next = s->streams;
-	if (s->streams != NULL)
-		s->streams->prev = st;
-	s->streams = st;
-	return true;
-}
-
-struct evbuffer *
-h2up_stream_body_out(struct h2up_stream *st)
-{
-	return st->out;
-}
-
-void
-h2up_stream_body_more(struct h2up_stream *st, bool end)
-{
-	if (end)
-		st->out_end = true;
-	if (st->deferred && !st->closed && st->id > 0) {
-		st->deferred = false;
-		nghttp2_session_resume_data(st->s->ng, st->id);
-	}
-}
-
-struct evbuffer *
-h2up_stream_input(struct h2up_stream *st)
-{
-	return st->in;
-}
-
-void
-h2up_stream_consumed(struct h2up_stream *st, size_t n)
-{
-	if (n > 0 && st->id > 0 && !st->closed)
-		nghttp2_session_consume_stream(st->s->ng, st->id, n);
-}
-
-struct evbuffer *
-h2up_stream_replay(struct h2up_stream *st)
-{
-	if (st->replay_lost)
-		return NULL;
-	/* What was sent, then what waited to be. */
-	evbuffer_add_buffer(st->replay, st->out);
-	return st->replay;
-}
-
-static void
-stream_release(struct h2up_stream *st)
-{
-	head_release(st);
-	free(st->hv);
-	evbuffer_free(st->in);
-	evbuffer_free(st->out);
-	evbuffer_free(st->replay);
-	free(st);
-}
-
-/* Takes st off a singly linked list (writable or news). */
-static void
-list_remove(struct h2up_stream **head, struct h2up_stream *st, bool news)
-{
-	struct h2up_stream **pp;
-
-	for (pp = head; *pp != NULL;
-	    pp = news ? &(*pp)->next_news : &(*pp)->next_writable)
-		if (*pp == st) {
-			*pp = news ? st->next_news : st->next_writable;
-			return;
-		}
-}
-
-void
-h2up_stream_free(struct h2up_stream *st)
-{
-	struct h2up *s;
-
-	if (st == NULL)
-		return;
-	s = st->s;
-	if (st->id > 0 && !st->closed) {
-		stream_unlink(st);
-		st->closed = true;
-		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
-		/* Its connection window came back on arrival. */
-		if (!s->failed)
-			nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE,
-			    st->id, NGHTTP2_CANCEL);
-	}
-	if (st->notify)
-		list_remove(&s->writable, st, false);
-	if (st->on_news)
-		list_remove(&s->news, st, true);
-	st->notify = st->on_news = false;
-	st->ended = true;
-	if (st->busy)
-		st->freed = true;	/* deliver_news frees it */
-	else
-		stream_release(st);
-}
