@@ -39,60 +39,12 @@
 #include "loop.h"
 #include "runtime.h"
 #include "session.h"
+#include "session_priv.h"
 #include "srclimit.h"
 #include "tls.h"
 #include "xalloc.h"
 
-#define SESSION_MAGIC	0x73657331u	/* "ses1" */
-
-enum session_state {
-	S_HANDSHAKE,	/* TLS accept running; tls_handshake deadline */
-	S_HEAD,		/* reading a request head; request_header deadline */
-	S_EXCHANGE,	/* an exchange runs the request (exchange.h); the
-			   timer is the send deadline (client_stalled) */
-	S_IDLE,		/* keep-alive: waiting for the next request; client_idle */
-	S_DRAIN,	/* flushing the last response, then close */
-	S_LINGER,	/* response sent and closed for writing; discarding
-			   what the client still sends, for LINGER_SECONDS */
-	S_H2,		/* ALPN chose h2: h2_down runs the connection */
-};
-
-struct session {
-	unsigned magic;
-	enum session_state state;
-	struct loop *lp;
-	/* The generation the connection was accepted in: its listener
-	 * settings (TLS, role, timeouts, limits) last as long as the
-	 * connection. */
-	struct loop_gen *g;
-	const struct listener_conf *lc;
-	struct conn *conn;		/* the client connection */
-	struct event *timer;
-	struct srclimit_ticket src;	/* limits.max_connections_per_source */
-	char peer[ADDR_STRLEN];
-	char peer_host[ADDR_STRLEN];
-	char peer_id[128];		/* authenticated identity, "" if none */
-	const struct partner_conf *partner;	/* partner listener: who it is */
-	struct h1_parser *req;
-	bool in_exchange;
-	bool truncated;		/* a response was cut: close without close_notify */
-	size_t lingered;	/* bytes discarded in S_LINGER */
-	struct exchange *x;		/* the request in hand, or NULL */
-	struct h2down *h2;		/* S_H2: the HTTP/2 session */
-	bool linger;			/* close lingering (see linger()) */
-	struct session *next, *prev;	/* the loop's list */
-};
-
-static void	session_respond_error(struct session *, unsigned status,
-		    const char *detail, unsigned retry_after);
-static void	session_keep_alive(struct session *);
-static void	session_start_drain(struct session *);
-static void	session_input_consumed(struct session *);
-static void	session_abort(struct session *, const char *detail);
-static void	session_close(struct session *, const char *reason);
-static struct session *session_checked(void *arg);
-
-static const struct config *
+const struct config *
 session_cfg(const struct session *s)
 {
 	return s->g->rt->cfg;
@@ -101,7 +53,7 @@ session_cfg(const struct session *s)
 /* State changes into and out of S_IDLE go through here: the metrics'
  * idle-connection gauge follows them. */
 static void
-set_state(struct session *s, enum session_state st)
+session_set_state(struct session *s, enum session_state st)
 {
 	if (s->state == S_IDLE && st != S_IDLE)
 		stats_sub(&s->lp->stats.idle_connections, 1);
@@ -110,8 +62,8 @@ set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
-static const char *
-role_name(enum listener_role r)
+const char *
+session_role_name(enum listener_role r)
 {
 	switch (r) {
 	case ROLE_UE: return "ue";
@@ -121,7 +73,7 @@ role_name(enum listener_role r)
 	return "?";
 }
 
-static void
+void
 session_arm_timer(struct session *s, double seconds)
 {
 	struct timeval tv = duration_tv(seconds);
@@ -131,104 +83,27 @@ session_arm_timer(struct session *s, double seconds)
 
 /* Some bytes of a request head arrived (a request is under way). */
 static bool
-head_started(const struct session *s)
+session_head_started(const struct session *s)
 {
 	return s->req != NULL && h1_head_started(s->req);
 }
 
-static SSL *
-client_ssl(const struct session *s)
+SSL *
+session_ssl(const struct session *s)
 {
 	return conn_ssl(s->conn);
 }
 
-static const struct exchange_client_ops client_xops;
 
-/* A request begins (in_exchange): its exchange, with a request id and
- * its start time.  It lives until keep-alive or the close. */
-static struct exchange *
-new_exchange(struct session *s)
-{
-	struct exchange_client cl = {
-		.ops = &client_xops,
-		.arg = s,
-		.role = s->lc->role,
-		.partner = s->partner,
-		.tls = s->lc->tls.enabled,
-		.peer = s->peer,
-		.peer_host = s->peer_host,
-		.peer_id = s->peer_id,
-	};
 
-	/* One exchange at a time on an HTTP/1.1 connection: the previous
-	 * one was freed at keep-alive (free_exchange) before this began. */
-	assert(s->x == NULL);
-	s->x = exchange_new(s->lp, &cl);
-	s->in_exchange = true;
-	return s->x;
-}
 
-/* The exchange is over: its upstream stream (if still held) closes, its
- * generation (route, pool) is let go. */
-static void
-free_exchange(struct session *s)
-{
-	exchange_free(s->x);
-	s->x = NULL;
-}
 
-static void
-log_exchange(struct session *s, struct exchange *x, enum http_proto proto)
-{
-	const struct h1_head *h = s->req ? h1_head(s->req) : NULL;
-	double ms;
-	SSL *ssl;
-
-	if (x->logged)
-		return;
-	x->logged = true;
-	ms = exchange_ms_since(&x->t_start);
-	stats_add(&s->lp->stats.client_requests[proto], 1);
-	stats_request(&s->lp->stats, (int)s->lc->role, x->route_slot, x->status,
-	    x->req_bytes, x->resp_bytes, ms / 1000);
-	if (!log_access_enabled())
-		return;
-	ssl = client_ssl(s);
-	log_access(&(struct log_exchange){
-		.id = exchange_id(x),
-		.client = s->peer,
-		.listener = role_name(s->lc->role),
-		.route = x->route_name,
-		.target = x->target_name,
-		.method = x->rq.method != NULL ? x->rq.method :
-		    h != NULL ? h->method : NULL,
-		.host = x->host[0] != '\0' ? x->host : NULL,
-		.path = x->rq.path,
-		.path_len = x->rq.path_only_len,
-		.status = x->status,
-		.req_bytes = x->req_bytes,
-		.resp_bytes = x->resp_bytes,
-		.time_ms = ms,
-		.upstream_ms = x->upstream_ms,
-		.tls = ssl != NULL ? tls_version(ssl) : NULL,
-		.peer = s->peer_id[0] != '\0' ? s->peer_id : NULL,
-		.proto = proto == PROTO_H2 ? "h2" : "http/1.1",
-		.up_proto = x->up_proto,
-		.note = x->note,
-	});
-}
-
-static void
-session_log_exchange(struct session *s)
-{
-	log_exchange(s, s->x, PROTO_HTTP1);
-}
 
 /* An HTTP/2 stream's exchange is over (h2_down.c). */
 static void
 h2_log(void *arg, struct exchange *x)
 {
-	log_exchange(session_checked(arg), x, PROTO_H2);
+	session_log(session_checked(arg), x, PROTO_H2);
 }
 
 /* The session's HTTP/2 connection has nothing left to do: its last
@@ -267,7 +142,7 @@ start_h2(struct session *s)
 		.peer_id = s->peer_id,
 	};
 
-	set_state(s, S_H2);
+	session_set_state(s, S_H2);
 	evtimer_del(s->timer);
 	s->h2 = h2down_new(s->lp, s->conn, session_cfg(s), &cl,
 	    &session_h2_ops, s);
@@ -292,19 +167,19 @@ session_close(struct session *s, const char *reason)
 			s->x->note = reason;
 		session_log_exchange(s);
 	}
-	free_exchange(s);
+	session_free_exchange(s);
 	log_debug("session %s: closed: %s", s->peer, reason);
 	event_free(s->timer);
 	/* Tell the client we are done (close_notify) unless it never got
 	 * through the handshake; a peer already gone makes this a no-op. */
-	if (s->truncated && client_ssl(s) == NULL) {
+	if (s->truncated && session_ssl(s) == NULL) {
 		/* Plain TCP: a FIN could end a close-delimited body; a reset
 		 * cannot be taken for its end. */
 		conn_reset_on_close(s->conn);
 	} else if (s->state != S_HANDSHAKE && s->state != S_LINGER &&
 	    !s->truncated)
 		conn_close_notify(s->conn);
-	set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
+	session_set_state(s, S_DRAIN);	/* out of S_IDLE, for the gauge */
 	conn_free(s->conn);	/* closes the fd, frees the SSL */
 	loop_gen_put(lp, s->g);
 	loop_give_parser(lp, s->req, true);
@@ -323,21 +198,6 @@ session_close(struct session *s, const char *reason)
 	loop_session_gone(lp);
 }
 
-static void
-session_abort(struct session *s, const char *detail)
-{
-	struct exchange *x = s->x;
-
-	x->note = detail;
-	exchange_drop_upstream(x);
-	s->truncated = true;
-	session_log_exchange(s);
-	s->in_exchange = false;
-	conn_set_timeouts(s->conn, 0, 0);
-	/* No next request on this connection. */
-	conn_read_enable(s->conn, false);
-	session_start_drain(s);
-}
 
 /*
  * Lingering close, after the last response is flushed while the client
@@ -354,7 +214,7 @@ session_abort(struct session *s, const char *detail)
 static void
 linger(struct session *s)
 {
-	set_state(s, S_LINGER);
+	session_set_state(s, S_LINGER);
 	conn_shutdown_write(s->conn);
 	evtimer_del(s->timer);
 	session_arm_timer(s, LINGER_SECONDS);
@@ -373,10 +233,10 @@ drained(struct session *s)
 		session_close(s, "done");
 }
 
-static void
+void
 session_start_drain(struct session *s)
 {
-	set_state(s, S_DRAIN);
+	session_set_state(s, S_DRAIN);
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(conn_output(s->conn)) == 0) {
@@ -388,71 +248,8 @@ session_start_drain(struct session *s)
 	conn_flush(s->conn);
 }
 
-/*
- * Answers with the proxy's own response.  Keeps the connection only when
- * no request body remains unread; else closes after flushing.
- */
-static void
-session_respond_error(struct session *s, unsigned status, const char *detail,
-    unsigned retry_after)
-{
-	struct exchange *x = s->x;
-	struct evbuffer *out = conn_output(s->conn);
-	char body[512];
-	int n;
-	bool keep;
 
-	if (!s->in_exchange) {
-		/* No request head was understood (parse error, timeout): the
-		 * framing of what follows is unknown, so the connection ends. */
-		free_exchange(s);
-		x = new_exchange(s);
-		/* Where the request ends is unknown: more of it may come, so
-		 * the close lingers (see linger()). */
-		x->req = RQ_BODY;
-		x->close_after = true;
-	}
-	if (x->sent_to_client) {
-		/* A response is half sent: the only signal left is closing. */
-		session_abort(s, detail);
-		return;
-	}
-	x->status = status;
-	x->note = detail;
-	keep = !x->close_after && x->req == RQ_DONE && !s->lp->draining &&
-	    (status == 403 || status == 421 || status == 502 || status == 503 ||
-	    status == 504);
-	n = snprintf(body, sizeof(body), "%u %s\n%s\nrequest-id: %s\n", status,
-	    h1_reason_phrase(status), detail, exchange_id(x));
-	if (n < 0 || (size_t)n >= sizeof(body))
-		n = (int)strlen(body);
-	evbuffer_add_printf(out, "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\n"
-	    "Content-Length: %d\r\nCache-Control: no-store\r\n", status,
-	    h1_reason_phrase(status), n);
-	if (retry_after)
-		evbuffer_add_printf(out, "Retry-After: %u\r\n", retry_after);
-	if (!keep)
-		evbuffer_add(out, "Connection: close\r\n", 19);
-	/* A HEAD answer has the length of the body it leaves out: sent,
-	 * the body would be read as the next response. */
-	if (x->rq.method_head)
-		evbuffer_add(out, "\r\n", 2);
-	else
-		evbuffer_add_printf(out, "\r\n%.*s", n, body);
-	x->sent_to_client = true;
-	x->resp = RS_DONE;
-	exchange_drop_upstream(x);
-	session_log_exchange(s);
-	s->in_exchange = false;
-	if (!keep) {
-		session_start_drain(s);
-		return;
-	}
-	conn_flush(s->conn);
-	session_keep_alive(s);
-}
-
-static struct session *
+struct session *
 session_checked(void *arg)
 {
 	struct session *s = arg;
@@ -468,15 +265,15 @@ session_checked(void *arg)
  * them: the read callback is run again from the loop (not from here, so a
  * long pipeline cannot grow the stack).
  */
-static void
+void
 session_keep_alive(struct session *s)
 {
-	set_state(s, S_IDLE);
+	session_set_state(s, S_IDLE);
 	/* An idle connection holds no parser (see loop_take_parser). */
 	loop_give_parser(s->lp, s->req, true);
 	s->req = NULL;
 	/* Nor an exchange. */
-	free_exchange(s);
+	session_free_exchange(s);
 	evtimer_del(s->timer);
 	session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
 	if (evbuffer_get_length(conn_input(s->conn)) > 0)
@@ -490,7 +287,7 @@ session_keep_alive(struct session *s)
  * plaintext left stuck in OpenSSL (conn.h), in the states that read
  * requests; draining and lingering states discard what comes.
  */
-static void
+void
 session_input_consumed(struct session *s)
 {
 	switch (s->state) {
@@ -507,23 +304,6 @@ session_input_consumed(struct session *s)
 	}
 }
 
-/* The head is in: the request, as a neutral message, goes to a new
- * exchange (its spans point into the parser, kept until keep-alive). */
-static void
-begin_exchange(struct session *s)
-{
-	const struct h1_head *h = h1_head(s->req);
-	struct exchange_request how = {
-		.close = h->conn_close,
-		.h11 = h->minor >= 1,
-	};
-	struct msg_request rq;
-	const char *why = NULL;
-
-	if (headers_request_msg(h, &rq, &why) < 0)
-		how.target_error = why != NULL ? why : "invalid request target";
-	exchange_begin(new_exchange(s), &rq, &how);
-}
 
 static void
 session_process_head(struct session *s)
@@ -542,123 +322,23 @@ session_process_head(struct session *s)
 		session_respond_error(s, h1_error_status(s->req), h1_error_reason(s->req), 0);
 		return;
 	case H1_DONE:
-		set_state(s, S_EXCHANGE);
+		session_set_state(s, S_EXCHANGE);
 		evtimer_del(s->timer);
-		begin_exchange(s);
+		session_begin_exchange(s);
 		return;
 	}
 }
 
-/* --- the exchange's client side (exchange.h) --- */
 
-static enum h1_status
-x_body(void *arg, struct evbuffer *out, bool chunked, size_t limit,
-    uint64_t *payload, unsigned *status, const char **why)
-{
-	struct session *s = session_checked(arg);
-	enum h1_status rc;
 
-	rc = h1_body(s->req, conn_input(s->conn), out, chunked, limit, payload);
-	if (rc == H1_ERROR) {
-		*status = h1_error_status(s->req);
-		*why = h1_error_reason(s->req);
-	}
-	return rc;
-}
 
-static void
-x_consumed(void *arg)
-{
-	session_input_consumed(session_checked(arg));
-}
 
-static void
-x_send_head(void *arg, const struct msg_response *rs,
-    const struct field_list *fl, bool chunked, bool close)
-{
-	struct session *s = session_checked(arg);
 
-	h1_write_response(conn_output(s->conn), rs, fl, chunked, close);
-}
 
-static struct evbuffer *
-x_body_out(void *arg)
-{
-	return conn_output(session_checked(arg)->conn);
-}
 
-static void
-x_flush(void *arg)
-{
-	conn_flush(session_checked(arg)->conn);
-}
 
-/* A client that stops sending its body, or stops reading the response,
- * is dropped after client_idle. */
-static void
-x_timeouts(void *arg, bool body_in, bool body_out)
-{
-	struct session *s = session_checked(arg);
-	double idle = session_cfg(s)->timeouts.client_idle;
 
-	conn_set_timeouts(s->conn, body_in ? idle : 0, body_out ? idle : 0);
-}
 
-/*
- * The client is the bottleneck: it must take half of what is queued
- * (client_write) within client_idle.  A write deadline alone would be
- * pushed back for ever by a reader taking a few bytes now and then
- * (slowhttptest -X).
- */
-static void
-x_stalled(void *arg)
-{
-	struct session *s = session_checked(arg);
-
-	if (!evtimer_pending(s->timer, NULL))
-		session_arm_timer(s, session_cfg(s)->timeouts.client_idle);
-}
-
-/* The response is complete: keep-alive or close. */
-static void
-x_end(void *arg)
-{
-	struct session *s = session_checked(arg);
-
-	session_log_exchange(s);
-	s->in_exchange = false;
-	conn_set_timeouts(s->conn, 0, 0);
-	if (s->x->close_after || s->lp->draining) {
-		session_start_drain(s);
-		return;
-	}
-	session_keep_alive(s);
-}
-
-static void
-x_fail(void *arg, unsigned status, const char *detail, unsigned retry_after)
-{
-	session_respond_error(session_checked(arg), status, detail, retry_after);
-}
-
-static void
-x_abort(void *arg, const char *detail)
-{
-	session_abort(session_checked(arg), detail);
-}
-
-static const struct exchange_client_ops client_xops = {
-	.body = x_body,
-	.consumed = x_consumed,
-	.send_head = x_send_head,
-	.body_out = x_body_out,
-	.flush = x_flush,
-	.timeouts = x_timeouts,
-	.stalled = x_stalled,
-	.end = x_end,
-	.fail = x_fail,
-	.abort = x_abort,
-};
 
 /* --- client callbacks --- */
 
@@ -670,7 +350,7 @@ client_read(void *arg)
 
 	switch (s->state) {
 	case S_IDLE:
-		set_state(s, S_HEAD);
+		session_set_state(s, S_HEAD);
 		evtimer_del(s->timer);
 		session_arm_timer(s, session_cfg(s)->timeouts.request_header);
 		/* FALLTHROUGH */
@@ -725,7 +405,7 @@ static void
 handshake_done(struct session *s)
 {
 	const struct config *c = session_cfg(s);
-	SSL *ssl = client_ssl(s);
+	SSL *ssl = session_ssl(s);
 
 	/* Who is speaking, once per connection: the certificate's name for
 	 * the log; on a partner listener, the partner whose domain it names. */
@@ -795,7 +475,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "TLS handshake timed out");
 		return;
 	case S_HEAD:
-		if (!head_started(s) &&
+		if (!session_head_started(s) &&
 		    evbuffer_get_length(conn_input(s->conn)) == 0) {
 			session_close(s, "no request");
 			return;
@@ -893,7 +573,7 @@ session_drain_all(struct loop *lp)
 	for (s = lp->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->state == S_HANDSHAKE || s->state == S_IDLE ||
-		    (s->state == S_HEAD && !head_started(s)))
+		    (s->state == S_HEAD && !session_head_started(s)))
 			session_close(s, "shutting down");
 		else if (s->state == S_H2)
 			/* GOAWAY; closes once its streams finished. */
