@@ -616,6 +616,9 @@ h2_end(void *arg, const struct msg_field *trailers, unsigned n)
 	(void)pump_h2_response(x, true);
 	if (x->chunk_out)
 		h1_write_last_chunk(x->cl.ops->body_out(x->cl.arg), trailers, n);
+	else if (n > 0 && x->cl.framed && x->cl.ops->trailers != NULL &&
+	    !x->resp_none)
+		x->cl.ops->trailers(x->cl.arg, trailers, n);
 	x->cl.ops->flush(x->cl.arg);
 	x->resp = RS_DONE;
 	finish_exchange(x);

@@ -84,6 +84,12 @@ struct exchange_client_ops {
 		    unsigned retry_after);
 	/* A response was half sent and cannot be finished. */
 	void	(*abort)(void *arg, const char *detail);
+	/* Trailer fields after the response body, for a client protocol
+	 * that frames them itself (HTTP/2); NULL: the client side has no
+	 * such frames (HTTP/1.1 gets them in the last chunk).  Called
+	 * before end; the fields last for the call. */
+	void	(*trailers)(void *arg, const struct msg_field *fields,
+		    unsigned n);
 };
 
 /* Who sent the request, as policy and header rewriting need it.  The

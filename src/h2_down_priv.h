@@ -63,6 +63,9 @@ struct h2d_stream {
 	bool too_big;			/* over the header limits: 431 */
 	struct msg_field *fields;
 	char *cookie;			/* the cookie crumbs joined */
+	nghttp2_nv *trailer_nv;		/* trailers to send after the body */
+	char *trailer_mem;
+	size_t ntrailer;
 	struct evbuffer *in;		/* request body received */
 	bool in_end;			/* END_STREAM came */
 	bool chunk_done;		/* last chunk written (chunked up) */
@@ -93,6 +96,8 @@ void	h2d_begin_request(struct h2down *, struct h2d_stream *,
 void	h2d_stream_arm(struct h2d_stream *, double seconds);
 /* The stream's exchange is over: logged and freed. */
 void	h2d_stream_done(struct h2d_stream *);
+/* Lets go of trailers not sent. */
+void	h2d_trailers_free(struct h2d_stream *);
 /* Frees the stream record (nghttp2 is done with it). */
 void	h2d_stream_free(struct h2d_stream *);
 

@@ -203,6 +203,18 @@ h2d_stream_done(struct h2d_stream *st)
 
 /* --- responses --- */
 
+/* The body's last DATA frame leaves END_STREAM to the trailers' HEADERS
+ * (nghttp2 sends them right after it). */
+static void
+send_trailers(nghttp2_session *ng, struct h2d_stream *st, uint32_t *flags)
+{
+	if (st->trailer_nv == NULL)
+		return;
+	*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	nghttp2_submit_trailer(ng, st->id, st->trailer_nv, st->ntrailer);
+	h2d_trailers_free(st);
+}
+
 static ssize_t
 read_response(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *ud)
@@ -216,6 +228,7 @@ read_response(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
 	if (n == 0) {
 		if (st->out_end) {
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			send_trailers(ng, st, flags);
 			return 0;
 		}
 		st->deferred = true;
@@ -224,8 +237,10 @@ read_response(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
 	if (n > len)
 		n = len;
 	evbuffer_remove(st->out, buf, n);
-	if (st->out_end && evbuffer_get_length(st->out) == 0)
+	if (st->out_end && evbuffer_get_length(st->out) == 0) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		send_trailers(ng, st, flags);
+	}
 	/* Progress: the send deadline restarts while output still waits
 	 * (also once the exchange is over), and stops when none does; the
 	 * exchange may move more once the output is below half. */
@@ -506,7 +521,60 @@ x_abort(void *arg, const char *detail)
 	h2d_stream_done(st);
 }
 
+/* Copies the trailer fields (names in lower case) until the body's end
+ * sends them. */
+static void
+x_trailers(void *arg, const struct msg_field *f, unsigned n)
+{
+	struct h2d_stream *st = stream_checked(arg);
+	size_t bytes = 0;
+	char *p;
+
+	if (st->trailer_nv != NULL || n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		bytes += f[i].name_len + f[i].value_len;
+	st->trailer_nv = xcalloc(n, sizeof(*st->trailer_nv));
+	st->trailer_mem = p = xmalloc(bytes + 1);
+	for (unsigned i = 0; i < n; i++) {
+		nghttp2_nv *nv = &st->trailer_nv[st->ntrailer];
+
+		/* Framing fields never come as trailers (RFC 9110 6.5.1). */
+		if (msg_name_eq(&f[i], "content-length") ||
+		    msg_name_eq(&f[i], "transfer-encoding") ||
+		    msg_name_eq(&f[i], "host") || msg_name_eq(&f[i], "trailer"))
+			continue;
+		nv->name = (uint8_t *)p;
+		for (size_t k = 0; k < f[i].name_len; k++) {
+			char ch = f[i].name[k];
+
+			p[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+		}
+		nv->namelen = f[i].name_len;
+		p += f[i].name_len;
+		memcpy(p, f[i].value, f[i].value_len);
+		nv->value = (uint8_t *)p;
+		nv->valuelen = f[i].value_len;
+		p += f[i].value_len;
+		nv->flags = NGHTTP2_NV_FLAG_NONE;
+		st->ntrailer++;
+	}
+	if (st->ntrailer == 0)
+		h2d_trailers_free(st);
+}
+
+void
+h2d_trailers_free(struct h2d_stream *st)
+{
+	free(st->trailer_nv);
+	free(st->trailer_mem);
+	st->trailer_nv = NULL;
+	st->trailer_mem = NULL;
+	st->ntrailer = 0;
+}
+
 const struct exchange_client_ops h2d_stream_xops = {
+	.trailers = x_trailers,
 	.body = x_body,
 	.consumed = x_consumed,
 	.send_head = x_send_head,
@@ -546,6 +614,7 @@ h2d_stream_free(struct h2d_stream *st)
 	free(st->hv);
 	free(st->fields);
 	free(st->cookie);
+	h2d_trailers_free(st);
 	evbuffer_free(st->in);
 	evbuffer_free(st->out);
 	free(st);

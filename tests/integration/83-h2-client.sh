@@ -203,11 +203,20 @@ listeners = (
     tls = { certificate = "$PKI/proxy-chain.pem"; key = "$PKI/proxy.key"; }; }
 );
 servers = (
-  { name = "gms"; hosts = ["gms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; }
+  { name = "gms"; hosts = ["gms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_GMS"]; },
+  { name = "kms"; hosts = ["kms.mcx.own.example"]; targets = ["127.0.0.1:$H2O_PORT"];
+    protocol = "h2"; }
 );
 idm_servers = ["idms.mcx.own.example"];
 EOF
 }
+# An HTTP/2 origin too (tests/tools/h2_origin.py, h2c): HTTP/2 on both hops.
+rm -f "$TMP/h2o.port"
+/usr/bin/python3 "$TOOLS/h2_origin.py" --listen 127.0.0.1:0 --ready-file "$TMP/h2o.port" \
+    --quiet >"$TMP/h2o.log" 2>&1 &
+track $!
+wait_file "$TMP/h2o.port" 10 $! || fail "h2_origin.py did not start: $(cat "$TMP/h2o.log")"
+H2O_PORT=$(cat "$TMP/h2o.port")
 h2conf h2.conf "timeouts = { drain = 15.0; };"
 check_conf "$CONF"
 start_proxy "$CONF" "$PROXY_PORT" "$H1_PORT" "$ADMIN"
@@ -216,6 +225,12 @@ v=$(curl_ue --http2 -o /dev/null -w '%{http_version}' "$(ue_url $G /alpn)" 2>&1)
 expect_eq "$v" 2 "curl --http2 to the listener with alpn = [\"h2\", \"http/1.1\"] (ALPN h2)"
 
 # ---- (a) GET/POST identical to direct -----------------------------------------------------
+# HTTP/2 on both hops: an upstream's trailers reach an HTTP/2 client.
+h2run trailers request -a kms.mcx.own.example --path /trailers
+jcheck "$J" "(a) trailers from an HTTP/2 origin to an HTTP/2 client" '
+if s(1).get("status") != 200: bad("status %s" % s(1).get("status"))
+if not any(t[0] == "x-checksum" for t in (s(1).get("trailers") or [])): bad("trailers %r" % s(1).get("trailers"))'
+say "(a) HTTP/2 on both hops: trailers $(jv "$J" 's["1"]["trailers"]')"
 direct() {
 	curl -sS --max-time "$CURL_MAX_TIME" "$@"
 }
