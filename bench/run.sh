@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# bench/run.sh - mcxproxy next to HAProxy and nginx as TLS-terminating HTTP/1.1 proxies,
-# one core each, against the same origin.  One command, run as root on Debian 12:
+# bench/run.sh - mcxproxy next to HAProxy and nginx as TLS-terminating proxies (clients on
+# HTTP/1.1, and on HTTP/2 in get_h2), one core each, against the same origin.  One command, run
+# as root on Debian 12:
 #
 #   bench/run.sh                                   # defaults: 3 reps x 10 s per load step, 5000 idle conns
 #   REPS=1 DURATION=5 IDLE_CONNS=2000 bench/run.sh # quicker
 #   FRONTENDS="mcxproxy haproxy" SCENARIOS="get_ka resume idle" bench/run.sh
 #   MCXPROXY=/path/to/mcxproxy bench/run.sh        # benchmark that binary (else ./mcxproxy, else build)
+#   FRONTENDS="mcxproxy mcxproxy-h2up haproxy nginx" SCENARIOS="get_ka get_h2" bench/run.sh
+#                                                  # + mcxproxy with an HTTP/2 (h2c) upstream
 #
 # Layout: the frontend under test is pinned to CPU $FE_CPU (1); the origin (nginx, 1 worker,
 # plain HTTP keep-alive) and the load generators (wrk -t1, lib/tlsload, h2load, lib/tlsclient.py)
@@ -22,14 +25,16 @@ ROOT=$(dirname "$BENCH_DIR")
 # ---- knobs ------------------------------------------------------------------------------------
 REPS=${REPS:-3}                     # repetitions of the load scenarios (the table shows medians)
 DURATION=${DURATION:-10}            # seconds per load step
-CONNS=${CONNS:-50}                  # connections (wrk, tlsload, h2load)
+CONNS=${CONNS:-50}                  # connections (wrk, tlsload, h2load --h1 of latency)
+H2_CONNS=${H2_CONNS:-100}           # get_h2: HTTP/2 client connections (h2load -c)
+H2_STREAMS=${H2_STREAMS:-10}        # get_h2: concurrent streams on each (h2load -m)
 LAT_RATE=${LAT_RATE:-2000}          # latency scenario: fixed total req/s over the CONNS connections
 IDLE_CONNS=${IDLE_CONNS:-5000}      # idle TLS connections for the memory scenario
 IDLE_CONC=${IDLE_CONC:-100}         # handshakes in flight while opening them
 POST_BYTES=${POST_BYTES:-16384}     # POST request body (the origin answers 16 KiB regardless)
 WARMUP=${WARMUP:-2}                 # seconds of unrecorded keep-alive GET after each start
 FRONTENDS=${FRONTENDS:-"mcxproxy haproxy nginx"}
-SCENARIOS=${SCENARIOS:-"get_ka post_ka close resume latency idle"}
+SCENARIOS=${SCENARIOS:-"get_ka post_ka get_h2 close resume latency idle"}
 FE_CPU=${FE_CPU:-1}                 # frontend core
 LG_CPU=${LG_CPU:-0}                 # origin + load generator core
 QUIET_MAX=${QUIET_MAX:-10}          # before a load step: wait until both cores are <= this % busy
@@ -47,8 +52,8 @@ TLS_GROUPS=${TLS_GROUPS:-X25519:P-256:P-384}
 STAMP=${STAMP:-$(date +%Y%m%d-%H%M%S)}
 OUT=${OUT:-$BENCH_DIR/out/$STAMP}
 
-KNOWN_FRONTENDS="mcxproxy haproxy nginx"
-KNOWN_SCENARIOS="get_ka post_ka close resume latency idle"
+KNOWN_FRONTENDS="mcxproxy mcxproxy-h2up haproxy nginx"
+KNOWN_SCENARIOS="get_ka post_ka get_h2 close resume latency idle"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -56,18 +61,26 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 # ---- sanity of the request --------------------------------------------------------------------
 [[ $(uname -s) == Linux ]] || die "Linux only"
-for v in REPS LAT_RATE DURATION CONNS IDLE_CONNS IDLE_CONC POST_BYTES WARMUP FE_CPU LG_CPU QUIET_MAX QUIET_WAIT OTHER_MAX RETRIES; do
+for v in REPS LAT_RATE DURATION CONNS H2_CONNS H2_STREAMS IDLE_CONNS IDLE_CONC POST_BYTES WARMUP FE_CPU LG_CPU QUIET_MAX QUIET_WAIT OTHER_MAX RETRIES; do
     is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((DURATION >= 1 && DURATION <= 600)) || die "DURATION must be 1..600 s"
 ((CONNS >= 1 && CONNS <= 5000)) || die "CONNS must be 1..5000"
 ((REPS >= 1 && REPS <= 50)) || die "REPS must be 1..50"
+((H2_CONNS >= 1 && H2_CONNS <= 5000)) || die "H2_CONNS must be 1..5000"
+# 100: the lowest stream limit of the frontends (mcxproxy's limits.h2 and HAProxy's default)
+((H2_STREAMS >= 1 && H2_STREAMS <= 100)) || die "H2_STREAMS must be 1..100"
 ((LAT_RATE >= CONNS)) || die "LAT_RATE ($LAT_RATE) must be >= CONNS ($CONNS): h2load's rate is per connection"
 ((IDLE_CONNS >= 1 && IDLE_CONC >= 1)) || die "IDLE_CONNS and IDLE_CONC must be >= 1"
 ((FE_CPU != LG_CPU)) || die "FE_CPU and LG_CPU must differ"
 for c in "$FE_CPU" "$LG_CPU"; do
     grep -q "^cpu$c " /proc/stat || die "CPU $c is not online (this needs 2 cores: FE_CPU=$FE_CPU LG_CPU=$LG_CPU)"
 done
+# mcxproxy sends GOAWAY after 10000 streams on a client connection, which h2load in its timed
+# mode neither retries nor reconnects after: a long get_h2 step shows errors (README, Caveats)
+if [[ " $SCENARIOS " == *" get_h2 "* ]] && ((DURATION > 20)); then
+    log "WARNING: get_h2 with DURATION=$DURATION > 20 s: a connection may pass mcxproxy's 10000 streams and get GOAWAY (errors)"
+fi
 read -r -a FE_LIST <<<"$FRONTENDS"
 read -r -a SCN_LIST <<<"$SCENARIOS"
 ((${#FE_LIST[@]} > 0)) || die "FRONTENDS is empty"
@@ -76,12 +89,16 @@ for f in "${FE_LIST[@]}"; do [[ " $KNOWN_FRONTENDS " == *" $f "* ]] || die "unkn
 for s in "${SCN_LIST[@]}"; do [[ " $KNOWN_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' (known: $KNOWN_SCENARIOS)"; done
 want_fe() { [[ " $FRONTENDS " == *" $1 "* ]]; }
 want_scn() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+want_mcx() { want_fe mcxproxy || want_fe mcxproxy-h2up; }   # the mcxproxy binary is needed
 
 # open files: the frontend holds IDLE_CONNS client sockets (+ origin ones), so does the client
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 NOFILE=$(ulimit -n)
-[[ $NOFILE == unlimited ]] || ((NOFILE >= IDLE_CONNS + CONNS + 1000)) ||
-    die "open-files limit $NOFILE is too low for IDLE_CONNS=$IDLE_CONNS (need >= $((IDLE_CONNS + CONNS + 1000)))"
+# get_h2 with an HTTP/1.1 upstream: up to H2_CONNS * H2_STREAMS origin connections
+NEED_FILES=$((IDLE_CONNS + CONNS + 1000))
+((H2_CONNS * (H2_STREAMS + 1) + 1000 > NEED_FILES)) && NEED_FILES=$((H2_CONNS * (H2_STREAMS + 1) + 1000))
+[[ $NOFILE == unlimited ]] || ((NOFILE >= NEED_FILES)) ||
+    die "open-files limit $NOFILE is too low for IDLE_CONNS=$IDLE_CONNS, H2_CONNS=$H2_CONNS x H2_STREAMS=$H2_STREAMS (need >= $NEED_FILES)"
 
 # ---- processes: we only ever signal PIDs this script started ----------------------------------
 ORIGIN_PID="" FE_PID="" TOOL_PID="" POLICY_RC_CREATED=""
@@ -155,7 +172,7 @@ ensure_tools() {
         command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
     done
     if want_fe haproxy; then command -v haproxy >/dev/null 2>&1 || missing+=(haproxy); fi
-    if want_scn latency; then command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client); fi
+    if want_scn latency || want_scn get_h2; then command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client); fi
     if want_scn close || want_scn resume; then   # lib/tlsload.c is compiled here
         command -v gcc >/dev/null 2>&1 || missing+=(gcc)
         pkg_installed libssl-dev || missing+=(libssl-dev)
@@ -165,7 +182,7 @@ ensure_tools() {
         command -v "$t" >/dev/null 2>&1 || die "still missing after install: $t"
     done
     if want_fe haproxy; then command -v haproxy >/dev/null 2>&1 || die "still missing after install: haproxy"; fi
-    if want_scn latency; then command -v h2load >/dev/null 2>&1 || die "still missing after install: h2load"; fi
+    if want_scn latency || want_scn get_h2; then command -v h2load >/dev/null 2>&1 || die "still missing after install: h2load"; fi
     python3 -c 'import ssl, asyncio' 2>/dev/null || die "python3 lacks the ssl/asyncio modules"
 }
 
@@ -318,8 +335,12 @@ write_origin_conf() {
     #               the precontent phase; the mirror subrequest itself returns 204 in-process),
     #               then the static module refuses POST with 405, and error_page turns that into
     #               200 with the 16 KiB file.  Stock nginx modules only (no echo module).
+    # With mcxproxy-h2up a second listener of the same server block speaks HTTP/2 with prior
+    # knowledge (h2c, no TLS): the same files and locations on both.
+    local h2listen=""
+    [[ -n ${ORIGIN_H2_PORT:-} ]] && h2listen="listen 127.0.0.1:$ORIGIN_H2_PORT http2 backlog=4096;"
     cat >"$RUN/origin.conf" <<EOF
-# origin for bench/run.sh: nginx, one worker, plain HTTP/1.1 keep-alive on loopback
+# origin for bench/run.sh: nginx, one worker, plain HTTP/1.1 keep-alive on loopback (and h2c)
 user root;
 worker_processes 1;
 pid $RUN/origin.pid;
@@ -344,6 +365,7 @@ http {
     open_file_cache_valid 1h;
     server {
         listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
+        $h2listen
         root $doc;
         location = / { try_files /get1k =404; }
         location = /echo {
@@ -362,21 +384,25 @@ EOF
 write_fe_conf() { # FE -> sets FE_CONF
     local fe=$1
     case $fe in
-    mcxproxy)
-        FE_CONF=$RUN/mcxproxy.conf
+    mcxproxy | mcxproxy-h2up)
+        # mcxproxy-h2up: the same, but HTTP/2 (h2c, prior knowledge) to the origin's h2 listener
+        local up_port=$ORIGIN_PORT up_proto=""
+        if [[ $fe == mcxproxy-h2up ]]; then up_port=$ORIGIN_H2_PORT up_proto='protocol = "h2"; '; fi
+        FE_CONF=$RUN/$fe.conf
         cat >"$FE_CONF" <<EOF
-# mcxproxy under bench/run.sh: one worker, logging off, TLS listener, pooled origin.
+# $fe under bench/run.sh: one worker, logging off, TLS listener (ALPN h2 and http/1.1),
+# pooled origin over $([[ -n $up_proto ]] && echo "HTTP/2 (h2c)" || echo "HTTP/1.1").
 domain = "bench.example";
 workers = 1;
 log = { level = "warn"; access = "off"; };
 timeouts = { tls_handshake = 300.0; request_header = 300.0; client_idle = 300.0; drain = 2.0; };
 listeners = (
-  { role = "ue"; address = "127.0.0.1:$FE_PORT";
+  { role = "ue"; address = "127.0.0.1:$FE_PORT"; alpn = ["h2", "http/1.1"];
     tls = { certificate = "$CERT"; key = "$KEY"; client_auth = "none"; }; }
 );
 servers = (
-  { name = "origin"; hosts = ["127.0.0.1", "localhost"];
-    targets = ["127.0.0.1:$ORIGIN_PORT"];
+  { name = "origin"; hosts = ["127.0.0.1", "localhost"]; $up_proto
+    targets = ["127.0.0.1:$up_port"];
     pool = { max_idle = 512; max_connections = 1024; }; }
 );
 EOF
@@ -407,7 +433,7 @@ defaults
     timeout http-keep-alive 300s
 
 frontend fe
-    bind 127.0.0.1:$FE_PORT ssl crt $PEM alpn http/1.1 backlog 4096
+    bind 127.0.0.1:$FE_PORT ssl crt $PEM alpn h2,http/1.1 backlog 4096
     default_backend origin
 
 backend origin
@@ -455,7 +481,7 @@ http {
         keepalive_timeout 300s;
     }
     server {
-        listen 127.0.0.1:$FE_PORT ssl backlog=4096;
+        listen 127.0.0.1:$FE_PORT ssl http2 backlog=4096;
         ssl_certificate $CERT;
         ssl_certificate_key $KEY;
         location / {
@@ -474,7 +500,7 @@ EOF
 
 fe_command() { # FE -> FE_CMD array
     case $1 in
-    mcxproxy) FE_CMD=("$MCX_BIN" -c "$FE_CONF") ;;
+    mcxproxy | mcxproxy-h2up) FE_CMD=("$MCX_BIN" -c "$FE_CONF") ;;
     haproxy) FE_CMD=(haproxy -db -f "$FE_CONF") ;;
     nginx) FE_CMD=(nginx -p "$RUN/" -c "$FE_CONF" -g 'daemon off;') ;;
     esac
@@ -483,7 +509,7 @@ fe_command() { # FE -> FE_CMD array
 check_conf() { # FE: syntax check before starting
     local fe=$1 of=$RUN/$1.check.log
     case $fe in
-    mcxproxy) timeout 20 "$MCX_BIN" -t -c "$FE_CONF" >"$of" 2>&1 ;;
+    mcxproxy | mcxproxy-h2up) timeout 20 "$MCX_BIN" -t -c "$FE_CONF" >"$of" 2>&1 ;;
     haproxy) timeout 20 haproxy -c -f "$FE_CONF" >"$of" 2>&1 ;;
     nginx) timeout 20 nginx -t -p "$RUN/" -c "$FE_CONF" -g 'daemon off;' >"$of" 2>&1 ;;
     esac || { cat "$of" >&2; die "$fe rejects its configuration $FE_CONF"; }
@@ -496,6 +522,8 @@ http_code() { # URL -> status code (000 when nothing answered)
 
 start_origin() {
     ORIGIN_PORT=$(pick_port) || exit 1
+    ORIGIN_H2_PORT=""
+    if want_fe mcxproxy-h2up; then ORIGIN_H2_PORT=$(pick_port) || exit 1; fi
     write_origin_conf
     timeout 20 nginx -t -p "$RUN/" -c "$RUN/origin.conf" -g 'daemon off;' >"$RUN/origin.check.log" 2>&1 ||
         { cat "$RUN/origin.check.log" >&2; die "origin nginx rejects $RUN/origin.conf"; }
@@ -518,6 +546,24 @@ start_origin() {
         -H 'Content-Type: application/octet-stream' --data-binary @- "http://127.0.0.1:$ORIGIN_PORT/echo")
     [[ $get == 200/1024 && $post == 200/16384 ]] || die "origin answers GET $get, POST $post (want 200/1024, 200/16384)"
     log "origin: nginx pid $ORIGIN_PID on 127.0.0.1:$ORIGIN_PORT, CPU $LG_CPU (GET $get, POST $post)"
+    # the reference answers for the preflight's comparison
+    [[ $(fetch_pair origin 1 "http://127.0.0.1:$ORIGIN_PORT" --http1.1) == "1.1:200/1024,1.1:200/16384" ]] ||
+        die "origin: cannot fetch its reference answers"
+    if [[ -n $ORIGIN_H2_PORT ]]; then   # the h2c listener: HTTP/2 with prior knowledge, same answers
+        owns_port "$ORIGIN_PID" "$ORIGIN_H2_PORT" || die "port $ORIGIN_H2_PORT is served by another process"
+        get=$(curl -s --http2-prior-knowledge -o /dev/null --max-time 5 -w '%{http_version}:%{http_code}/%{size_download}' \
+            "http://127.0.0.1:$ORIGIN_H2_PORT/")
+        post=$(head -c "$POST_BYTES" /dev/zero | curl -s --http2-prior-knowledge -o /dev/null --max-time 5 \
+            -w '%{http_version}:%{http_code}/%{size_download}' -H 'Content-Type: application/octet-stream' \
+            --data-binary @- "http://127.0.0.1:$ORIGIN_H2_PORT/echo")
+        [[ $get == 2:200/1024 && $post == 2:200/16384 ]] ||
+            die "origin's h2c listener answers GET $get, POST $post (want 2:200/1024, 2:200/16384: HTTP/2)"
+        fetch_pair origin 2 "http://127.0.0.1:$ORIGIN_H2_PORT" --http2-prior-knowledge >/dev/null
+        cmp -s "$RUN/preflight/origin.get.h2.body" "$RUN/preflight/origin.get.h1.body" &&
+            cmp -s "$RUN/preflight/origin.post.h2.body" "$RUN/preflight/origin.post.h1.body" ||
+            die "origin: its h2c listener answers other bodies than its HTTP/1.1 one"
+        log "origin: h2c (HTTP/2, prior knowledge) on 127.0.0.1:$ORIGIN_H2_PORT (GET $get, POST $post)"
+    fi
 }
 
 pin_tree() { # PID CPU: every thread of PID's tree on CPU
@@ -573,22 +619,87 @@ tsv_row() { # key=value... -> one line in results.tsv, columns in TSV_COLS order
     printf '%s\n' "${line%$'\t'}" >>"$RESULTS"
 }
 
+# GET / and POST /echo with curl over HTTP/VER (1.1 or 2) to BASE: head and body kept in
+# $RUN/preflight/NAME.{get,post}.hVER.{head,body}; prints "ver:status/bytes,ver:status/bytes"
+fetch_pair() { # NAME VER BASE [curl options...]
+    local name=$1 ver=$2 base=$3 d=$RUN/preflight g p
+    shift 3
+    mkdir -p "$d" || die "cannot create $d"
+    g=$(curl -s --max-time 10 "$@" -D "$d/$name.get.h$ver.head" -o "$d/$name.get.h$ver.body" \
+        -w '%{http_version}:%{http_code}/%{size_download}' "$base/" 2>/dev/null)
+    p=$(head -c "$POST_BYTES" /dev/zero | curl -s --max-time 10 "$@" -D "$d/$name.post.h$ver.head" \
+        -o "$d/$name.post.h$ver.body" -w '%{http_version}:%{http_code}/%{size_download}' \
+        -H 'Content-Type: application/octet-stream' --data-binary @- "$base/echo" 2>/dev/null)
+    echo "${g:-error},${p:-error}"
+}
+
+# a response head without what may differ between two answers of the same origin: the status
+# line's protocol, Date, the hop-by-hop fields of HTTP/1.1, and the protocol version in Via (the
+# proxy names the protocol it received the answer with: "1.1 mcxproxy" / "2 mcxproxy");
+# names lower-case, sorted
+norm_head() { # FILE
+    tr -d '\r' <"$1" | awk 'NR == 1 { print "status " $2; next } /^$/ { next } {
+        i = index($0, ":"); n = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1); sub(/^[ \t]+/, "", v)
+        if (n == "date" || n == "connection" || n == "keep-alive") next
+        if (n == "via") sub(/^(HTTP\/)?[0-9.]+ /, "<version> ", v)
+        print n ": " v }' | sort
+}
+
+# the answers through FE against the origin's: bodies byte for byte, for every frontend; for
+# mcxproxy and mcxproxy-h2up also the heads: the origin's (HTTP/1.1 listener) plus Via, and
+# mcxproxy-h2up's the same as mcxproxy's (when mcxproxy ran before it)
+compare_responses() { # FE VER... -> SAME ("yes" or "no:what"), FETCHED[VER] (fetch_pair's line)
+    local fe=$1 d=$RUN/preflight v r what=() opt
+    shift
+    for v in "$@"; do
+        opt=--http1.1; [[ $v == 2 ]] && opt=--http2
+        FETCHED[$v]=$(fetch_pair "$fe" "$v" "https://127.0.0.1:$FE_PORT" -k "$opt")
+        for r in get post; do
+            cmp -s "$d/$fe.$r.h$v.body" "$d/origin.$r.h1.body" || what+=("$r/h$v:body")
+            [[ $fe == mcxproxy* ]] || continue
+            diff -q <(norm_head "$d/$fe.$r.h$v.head" | grep -v '^via: ') <(norm_head "$d/origin.$r.h1.head") >/dev/null ||
+                what+=("$r/h$v:head-vs-origin")
+            if [[ $fe == mcxproxy-h2up && -s $d/mcxproxy.$r.h$v.head ]]; then
+                diff -q <(norm_head "$d/$fe.$r.h$v.head") <(norm_head "$d/mcxproxy.$r.h$v.head") >/dev/null ||
+                    what+=("$r/h$v:head-vs-mcxproxy")
+            fi
+        done
+    done
+    if ((${#what[@]})); then SAME="no:$(IFS=,; echo "${what[*]}")"; else SAME=yes; fi
+}
+
 preflight() { # FE: responses and TLS through the frontend, one line in preflight.tsv
-    local fe=$1 out kv get post tls cipher alpn resumed tls12
-    out=$(timeout 60 python3 "$BENCH_DIR/lib/tlsclient.py" check --port "$FE_PORT" --post-bytes "$POST_BYTES" 2>&1)
+    local fe=$1 out kv get post tls cipher alpn resumed tls12 noalpn h2alpn="-" h1="-" h2="-" vers=(1.1)
+    local h2opt=()
+    local -A FETCHED=()
+    if want_scn get_h2; then h2opt=(--h2); vers+=(2); fi
+    out=$(timeout 60 python3 "$BENCH_DIR/lib/tlsclient.py" check --port "$FE_PORT" --post-bytes "$POST_BYTES" "${h2opt[@]}" 2>&1)
     for kv in $out; do
         case $kv in
         get=*) get=${kv#*=} ;; post=*) post=${kv#*=} ;; tls=*) tls=${kv#*=} ;;
         cipher=*) cipher=${kv#*=} ;; alpn=*) alpn=${kv#*=} ;; resumed=*) resumed=${kv#*=} ;;
-        tls12=*) tls12=${kv#*=} ;;
+        tls12=*) tls12=${kv#*=} ;; noalpn=*) noalpn=${kv#*=} ;; h2alpn=*) h2alpn=${kv#*=} ;;
         esac
     done
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$fe" "${get:-?}" "${post:-?}" "${tls:-?}" "${cipher:-?}" \
-        "${alpn:-?}" "${resumed:-?}" "${tls12:-?}" "$(affinity "$FE_PID")" >>"$OUT/preflight.tsv"
+    compare_responses "$fe" "${vers[@]}"
+    h1=${FETCHED[1.1]:--}
+    [[ -n ${FETCHED[2]:-} ]] && h2=${FETCHED[2]}
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$fe" "${get:-?}" "${post:-?}" "${tls:-?}" "${cipher:-?}" \
+        "${alpn:-?}" "${resumed:-?}" "${tls12:-?}" "${noalpn:-?}" "$h2alpn" "$h2" "$SAME" "$(affinity "$FE_PID")" >>"$OUT/preflight.tsv"
     log "  preflight $fe: GET ${get:-?} POST ${post:-?} ${tls:-?} ${cipher:-?} alpn=${alpn:-?} resumption=${resumed:-?} TLS1.2=${tls12:-?}"
+    log "  preflight $fe: no ALPN offered (as wrk): ${noalpn:-?}; curl HTTP/1.1 $h1$( ((${#h2opt[@]})) && echo "; offered h2,http/1.1: alpn=$h2alpn, curl --http2 $h2"); responses identical to the origin's: $SAME"
     [[ ${get:-} == 200/1024 ]] || log "  WARNING: $fe GET / answered '${get:-?}' (want 200/1024): $out"
     [[ ${post:-} == "200/16384" ]] || log "  WARNING: $fe POST /echo answered '${post:-?}' (want 200/16384)"
     [[ ${tls:-} == TLSv1.3 ]] || log "  WARNING: $fe negotiated '${tls:-?}', not TLSv1.3"
+    # the HTTP/1.1 tools must stay on HTTP/1.1 now that the frontends also offer h2
+    [[ ${alpn:-} == http/1.1 ]] || log "  WARNING: $fe selected ALPN '${alpn:-?}' for a client offering http/1.1"
+    [[ ${noalpn:-} == 200/1024/- ]] || log "  WARNING: $fe answered a client without ALPN (as wrk) '${noalpn:-?}' (want 200/1024/-)"
+    [[ $h1 == "1.1:200/1024,1.1:200/16384" ]] || log "  WARNING: curl --http1.1 through $fe: $h1 (want 1.1:200/1024,1.1:200/16384)"
+    if ((${#h2opt[@]})); then
+        [[ $h2alpn == h2 ]] || log "  WARNING: $fe did not select h2 (got '$h2alpn') for a client offering h2,http/1.1"
+        [[ $h2 == "2:200/1024,2:200/16384" ]] || log "  WARNING: curl --http2 through $fe: $h2 (want 2:200/1024,2:200/16384)"
+    fi
+    [[ $SAME == yes ]] || log "  WARNING: $fe: answers differ from the origin's ($SAME; see $RUN/preflight/)"
 }
 
 children_cpu() { # sets CHILD_CPU_S: CPU seconds of this shell's finished children (wrk, ...)
@@ -612,6 +723,9 @@ step_cmd() { # SCN OUTFILE -> STEP_CMD array: the bounded load tool of one step
     latency) # fixed rate: LAT_RATE / CONNS per connection, a warm-up (not in the figures) first
         STEP_CMD=(h2load --h1 -t1 -c"$CONNS" --rps="$LAT_RPS" -D "$DURATION" --warm-up-time="$LAT_WARMUP"
             --log-file="$2.log" "$url") ;;
+    get_h2) # HTTP/2 only (ALPN h2, checked in the result), H2_CONNS connections x H2_STREAMS streams
+        STEP_CMD=(h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D "$DURATION" --npn-list=h2
+            --log-file="$2.log" "$url") ;;
     esac
 }
 
@@ -630,6 +744,9 @@ measure_step() { # FE SCN REP ATTEMPT -> sets M (key=value list), M_OTHER (max f
     children_cpu; k1=$CHILD_CPU_S
     if [[ $scn == latency ]]; then
         python3 "$BENCH_DIR/lib/h2load_result.py" "$of" "$of.log" >>"$of" 2>&1
+        rm -f "$of.log"
+    elif [[ $scn == get_h2 ]]; then   # also: every connection HTTP/2, every client served
+        python3 "$BENCH_DIR/lib/h2load_result.py" --alpn h2 --clients "$H2_CONNS" "$of" "$of.log" >>"$of" 2>&1
         rm -f "$of.log"
     fi
     local dead=0 tool_ok=yes
@@ -735,7 +852,7 @@ run_idle() { # FE: fresh frontend, warm-up, IDLE_CONNS idle TLS connections, RSS
 mkdir -p "$OUT/raw" "$OUT/run" || die "cannot create $OUT"
 RAW=$OUT/raw RUN=$OUT/run RESULTS=$OUT/results.tsv
 ensure_tools
-if want_fe mcxproxy; then resolve_mcxproxy; fi
+if want_mcx; then resolve_mcxproxy; fi
 if want_scn close || want_scn resume; then build_tlsload; fi
 LAT_WARMUP=1                                                                  # s, h2load --warm-up-time
 LAT_RPS=$(awk -v r="$LAT_RATE" -v c="$CONNS" 'BEGIN{printf "%g", r / c}')   # h2load --rps is per connection
@@ -747,18 +864,18 @@ LAT_RPS=$(awk -v r="$LAT_RATE" -v c="$CONNS" 'BEGIN{printf "%g", r / c}')   # h2
     echo "os: $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}")"
     echo "nginx: $(nginx -v 2>&1)"
     want_fe haproxy && echo "haproxy: $(haproxy -v 2>&1 | head -n 1)"
-    if want_fe mcxproxy; then
+    if want_mcx; then
         echo "mcxproxy: $MCX_BIN ($("$MCX_BIN" -V 2>&1), built $(date -r "$MCX_BIN" '+%Y-%m-%d %H:%M:%S'))"
         if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
             echo "tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ modified)')"
         fi
     fi
     echo "wrk: $(wrk -v 2>&1 | head -n 1)"
-    want_scn latency && echo "h2load: $(h2load --version 2>&1 | head -n 1)"
+    { want_scn latency || want_scn get_h2; } && echo "h2load: $(h2load --version 2>&1 | head -n 1)"
     [[ -n ${TLSLOAD:-} ]] && echo "tlsload: $TLSLOAD (from lib/tlsload.c)"
     echo "openssl: $(openssl version)"
     echo "python3: $(python3 --version 2>&1)"
-    echo "settings: REPS=$REPS DURATION=$DURATION CONNS=$CONNS LAT_RATE=$LAT_RATE IDLE_CONNS=$IDLE_CONNS IDLE_CONC=$IDLE_CONC POST_BYTES=$POST_BYTES WARMUP=$WARMUP FE_CPU=$FE_CPU LG_CPU=$LG_CPU QUIET_MAX=$QUIET_MAX QUIET_WAIT=$QUIET_WAIT OTHER_MAX=$OTHER_MAX RETRIES=$RETRIES"
+    echo "settings: REPS=$REPS DURATION=$DURATION CONNS=$CONNS H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS LAT_RATE=$LAT_RATE IDLE_CONNS=$IDLE_CONNS IDLE_CONC=$IDLE_CONC POST_BYTES=$POST_BYTES WARMUP=$WARMUP FE_CPU=$FE_CPU LG_CPU=$LG_CPU QUIET_MAX=$QUIET_MAX QUIET_WAIT=$QUIET_WAIT OTHER_MAX=$OTHER_MAX RETRIES=$RETRIES"
     echo "tls: 1.2 $TLS12_CIPHERS; 1.3 $TLS13_SUITES; groups $TLS_GROUPS"
     echo "frontends: $FRONTENDS"
     echo "scenarios: $SCENARIOS"
@@ -766,7 +883,7 @@ LAT_RPS=$(awk -v r="$LAT_RATE" -v c="$CONNS" 'BEGIN{printf "%g", r / c}')   # h2
 cat "$OUT/versions.txt" >&2
 
 printf '%s\n' "$TSV_COLS" | tr ' ' '\t' >"$RESULTS"
-printf 'frontend\tget\tpost\ttls\tcipher\talpn\tresumed\ttls12\taffinity\n' >"$OUT/preflight.tsv"
+printf 'frontend\tget\tpost\ttls\tcipher\talpn\tresumed\ttls12\tnoalpn\th2alpn\th2\tsame\taffinity\n' >"$OUT/preflight.tsv"
 make_cert
 start_origin
 FE_PORT=$(pick_port) || exit 1

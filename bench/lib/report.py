@@ -2,10 +2,13 @@
 """Summary table of one bench/run.sh run: report.py OUT_DIR (reads results.tsv, preflight.tsv).
 
 Each cell is the median over the repetitions (results.tsv has one row per frontend, scenario and
-repetition).  Ratios are mcxproxy's median divided by each peer's median, and by the best peer's.
+repetition).  Ratios are mcxproxy's median divided by each peer's median, and by the best peer's;
+variants of mcxproxy (frontends named mcxproxy-*, e.g. mcxproxy-h2up: an HTTP/2 upstream) are not
+peers: they get a column variant/mcxproxy instead.
 A scenario in which any frontend had errors (socket errors, non-2xx answers, a failed tool run, a
 frontend that died, failed idle connections) is not a measurement: no ratios for it, an ERROR
-line, and exit status 3.
+line, and exit status 3.  So is a run whose preflight found a frontend on another protocol than
+the tools expect (ALPN), or answers that differ from the origin's.
 """
 
 import csv
@@ -17,6 +20,7 @@ SUBJECT = "mcxproxy"
 SCENARIOS = [
     ("get_ka", "keep-alive GET 1 KiB"),
     ("post_ka", "keep-alive POST 16 KiB"),
+    ("get_h2", "HTTP/2 GET 1 KiB (h2load)"),
     ("close", "new conn per GET, full TLS 1.3"),
     ("resume", "new conn per GET, TLS 1.3 resumed"),
     ("latency", "fixed-rate GET (h2load)"),
@@ -55,7 +59,7 @@ IDLE = [
     ("kib_per_conn_request", "KiB/conn, +1 request", "{:.1f}", False),
     ("idle_failures", "failed conns", "{:.0f}", None),
 ]
-METRICS = {"get_ka": KA, "post_ka": KA, "close": CONN, "resume": CONN, "latency": LAT, "idle": IDLE}
+METRICS = {"get_ka": KA, "post_ka": KA, "get_h2": KA, "close": CONN, "resume": CONN, "latency": LAT, "idle": IDLE}
 # per-repetition values shown for this column when there are several repetitions
 PER_REP = "cpu_us_per_req"
 
@@ -106,8 +110,10 @@ def main():
         if r["scenario"] != "idle":
             r["errors"] = str(int(num(r["sock_errors"]) or 0) + int(num(r["non2xx"]) or 0))
         by.setdefault((r["frontend"], r["scenario"]), []).append(r)
-    peers = [f for f in frontends if f != SUBJECT] if SUBJECT in frontends else []
-    ratio_cols = [f"{SUBJECT}/{p}" for p in peers] + ([f"{SUBJECT}/best"] if len(peers) > 1 else [])
+    variants = [f for f in frontends if f.startswith(SUBJECT + "-")] if SUBJECT in frontends else []
+    peers = [f for f in frontends if f != SUBJECT and f not in variants] if SUBJECT in frontends else []
+    ratio_cols = ([f"{SUBJECT}/{p}" for p in peers] + ([f"{SUBJECT}/best"] if len(peers) > 1 else [])
+                  + [f"{v}/{SUBJECT}" for v in variants])
     nreps = max((len(v) for (f, s), v in by.items() if s != "idle"), default=1)
 
     header = ["scenario", "metric"] + frontends + ratio_cols
@@ -168,6 +174,9 @@ def main():
                 pv = [vals[p] for p in peers if vals.get(p)]
                 best = (max(pv) if better else min(pv)) if pv else None
                 line.append("" if better is None or bad or a is None or not best else f"{a / best:.2f}")
+            for v in variants:
+                b = vals.get(v)
+                line.append("" if better is None or bad or b is None or not a else f"{b / a:.2f}")
             table.append(line)
             if col == PER_REP and nreps > 1:
                 line = ["", "  per rep"]
@@ -186,6 +195,8 @@ def main():
     print(f"Medians over {nreps} repetition(s) (errors: the sum).  Ratios = mcxproxy's median / the peer's")
     print("(best: the best peer's - highest req/s, lowest CPU, latency, KiB).  req/s higher is better (>1:")
     print("mcxproxy faster); latency, CPU us/req and KiB/conn lower is better (<1: mcxproxy cheaper).")
+    for v in variants:
+        print(f"{v}/{SUBJECT} = the variant's median / mcxproxy's (<1 for CPU: the variant is cheaper).")
     print("CPU us/req = frontend utime+stime / requests (per connection for close/resume).  * = another")
     print("process was busy on a core during a repetition (not quiet, or foreign load above OTHER_MAX).")
     pre = os.path.join(out, "preflight.tsv")
@@ -193,10 +204,27 @@ def main():
         with open(pre, newline="") as f:
             p = list(csv.DictReader(f, delimiter="\t"))
         print()
-        print("Preflight (status/bytes through each frontend, TLS a default client negotiates):")
+        print("Preflight (status/bytes through each frontend, TLS a default client negotiates; noalpn: a client")
+        print("offering no ALPN, as wrk; h2: ALPN chosen from h2,http/1.1 and curl --http2 GET,POST; same: bodies")
+        print("identical to the origin's; for mcxproxy*, heads too: the origin's + Via, mcxproxy-h2up's = mcxproxy's):")
+        w = max(len(r["frontend"]) for r in p) if p else 9
         for r in p:
-            print(f"  {r['frontend']:<9} GET {r['get']}  POST {r['post']}  {r['tls']} {r['cipher']} "
-                  f"alpn={r['alpn']} resumption={r['resumed']} TLS1.2={r['tls12']}")
+            h2 = f" h2={r.get('h2alpn', '-')}:{r.get('h2', '-')}" if r.get("h2alpn", "-") != "-" else ""
+            print(f"  {r['frontend']:<{w}} GET {r['get']}  POST {r['post']}  {r['tls']} {r['cipher']} "
+                  f"alpn={r['alpn']} resumption={r['resumed']} TLS1.2={r['tls12']} "
+                  f"noalpn={r.get('noalpn', '?')}{h2} same={r.get('same', '?')}")
+            # the load tools must get the protocol they speak, and the answers the origin's
+            probs = []
+            if r["alpn"] != "http/1.1":
+                probs.append(f"ALPN {r['alpn']} for an http/1.1 client")
+            if r.get("noalpn", "200/1024/-") != "200/1024/-":
+                probs.append(f"client without ALPN got {r.get('noalpn')}")
+            if r.get("h2alpn", "-") != "-" and (r["h2alpn"] != "h2" or r.get("h2") != "2:200/1024,2:200/16384"):
+                probs.append(f"HTTP/2 not served (ALPN {r['h2alpn']}, curl --http2 {r.get('h2')})")
+            if r.get("same", "yes") != "yes":
+                probs.append(f"answers differ ({r['same']})")
+            if probs:
+                errors.append(f"ERROR: preflight: {r['frontend']}: " + "; ".join(probs))
         ciphers = {r["cipher"] for r in p}
         if len(ciphers) > 1:
             print("  NOTE: the frontends negotiated different ciphers: " + ", ".join(sorted(ciphers)))

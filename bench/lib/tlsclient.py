@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """TLS client helper for bench/run.sh (standard library only).
 
-  tlsclient.py check --port P [--post-bytes N]
+  tlsclient.py check --port P [--post-bytes N] [--h2]
       One frontend's preflight: GET / and POST /echo through it, the TLS version, cipher
-      and ALPN a default client negotiates, whether TLS 1.2 is accepted, and whether a
-      second connection resumes the session of the first (tickets / session cache).
+      and ALPN a default client (offering http/1.1) negotiates, whether TLS 1.2 is accepted,
+      and whether a second connection resumes the session of the first (tickets / session
+      cache).  noalpn: GET / from a client that offers no ALPN at all, as wrk does (it must
+      get HTTP/1.1 from a frontend that also serves h2).  With --h2: h2alpn = the protocol
+      the frontend selects when offered "h2, http/1.1" (as h2load and browsers do).
       Prints "key=value" lines.
 
   tlsclient.py idle --port P --conns N [--conc C] --pids PID,PID [--deadline S]
@@ -26,11 +29,12 @@ import time
 HOST = "127.0.0.1"
 
 
-def client_context(version=None):
+def client_context(version=None, alpn=("http/1.1",)):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE          # self-signed bench certificate
-    ctx.set_alpn_protocols(["http/1.1"])
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
     if version == 12:
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     return ctx
@@ -127,6 +131,19 @@ def cmd_check(a):
         out["tls12"] = f"{info[0]}/{info[1]}"
     except (OSError, ssl.SSLError, ValueError) as e:
         out["tls12"] = f"refused:{type(e).__name__}"
+    try:   # no ALPN extension at all (wrk): HTTP/1.1
+        st, sz, info, _ = one_request(a.port, client_context(alpn=None), "GET", "/")
+        out["noalpn"] = f"{st}/{sz}/{info[2] or '-'}"
+    except (OSError, ssl.SSLError, ValueError) as e:
+        out["noalpn"] = f"error:{type(e).__name__}".replace(" ", "_")
+    if a.h2:   # handshake only: which protocol the frontend picks from "h2, http/1.1"
+        try:
+            raw = socket.create_connection((HOST, a.port), timeout=5)
+            s = client_context(alpn=("h2", "http/1.1")).wrap_socket(raw, server_hostname="localhost")
+            out["h2alpn"] = s.selected_alpn_protocol() or "-"
+            s.close()
+        except (OSError, ssl.SSLError) as e:
+            out["h2alpn"] = f"error:{type(e).__name__}".replace(" ", "_")
     for k, v in out.items():
         print(f"{k}={v}")
     return 0
@@ -212,6 +229,7 @@ def main():
     c = sub.add_parser("check")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--post-bytes", type=int, default=16384)
+    c.add_argument("--h2", action="store_true", help="also check that ALPN h2 is selected")
     i = sub.add_parser("idle")
     i.add_argument("--port", type=int, required=True)
     i.add_argument("--conns", type=int, required=True)
