@@ -50,6 +50,9 @@
  * may all leave at once, so the queue cap alone would not see a flood
  * from a client that reads). */
 #define CONTROL_PER_SEC		1000
+/* Stream resets a client may send a second, beyond a burst as large as
+ * two rounds of its concurrent streams (nghttp2's default rate). */
+#define RESETS_PER_SEC		33
 
 static struct h2d_stream *
 stream_of(nghttp2_session *ng, int32_t id)
@@ -74,6 +77,24 @@ calm(struct h2down *d, enum stats_h2_defence kind, const char *what)
 	d->failed = true;
 }
 
+/* Takes a token for one more reset; false when none is left. */
+static bool
+reset_allowed(struct h2down *d, const struct timeval *now)
+{
+	double burst = 2.0 * d->cfg->limits.h2.max_concurrent_streams;
+	double dt = (double)(now->tv_sec - d->rst_at.tv_sec) +
+	    (double)(now->tv_usec - d->rst_at.tv_usec) / 1e6;
+
+	d->rst_tokens += dt * RESETS_PER_SEC;
+	if (d->rst_tokens > burst)
+		d->rst_tokens = burst;
+	d->rst_at = *now;
+	if (d->rst_tokens < 1.0)
+		return false;
+	d->rst_tokens -= 1.0;
+	return true;
+}
+
 static int
 on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 {
@@ -91,6 +112,15 @@ on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 	case NGHTTP2_CONTINUATION:
 		if (hd->length == 0)
 			d->empty++;
+		break;
+	case NGHTTP2_RST_STREAM:
+		/* Rapid Reset (CVE-2023-44487): a token bucket of resets,
+		 * as large as the streams allowed at once, refilled at
+		 * RESETS_PER_SEC.  nghttp2's own limit (set wider) stays
+		 * as a backstop; its GOAWAY code is INTERNAL_ERROR. */
+		event_base_gettimeofday_cached(d->lp->base, &now);
+		if (!reset_allowed(d, &now) && !d->failed)
+			calm(d, H2X_RAPID_RESET, "streams reset too fast");
 		break;
 	case NGHTTP2_SETTINGS:
 	case NGHTTP2_PING:
@@ -303,12 +333,15 @@ on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 		break;
 	case NGHTTP2_GOAWAY:
 		stats_add(&d->lp->stats.h2_goaway[H2S_CLIENT][H2D_SENT], 1);
-		if (fr->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM &&
+		if ((fr->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ||
+		    fr->goaway.error_code == NGHTTP2_INTERNAL_ERROR) &&
 		    !d->ours) {
-			/* nghttp2's own: the stream reset rate limit. */
+			/* nghttp2's own: its (wider) stream reset rate
+			 * limit, the backstop of ours. */
 			stats_add(&d->lp->stats.h2_defences[H2X_RAPID_RESET], 1);
-			log_info("session %s: HTTP/2 streams reset too fast: "
-			    "GOAWAY ENHANCE_YOUR_CALM", d->cl.peer);
+			log_info("session %s: HTTP/2 session ended by nghttp2: "
+			    "GOAWAY %s", d->cl.peer,
+			    nghttp2_http2_strerror(fr->goaway.error_code));
 		}
 		d->ours = false;
 		d->going_away = true;
@@ -555,7 +588,8 @@ h2down_new(struct loop *lp, struct conn *c, const struct config *cfg,
 	nghttp2_option_set_max_continuations(opt, 8);
 	/* Rapid Reset: a burst of resets as large as the streams allowed at
 	 * once, then 33 a second (nghttp2's own rate). */
-	nghttp2_option_set_stream_reset_rate_limit(opt, 2 * mcs, 33);
+	nghttp2_option_set_stream_reset_rate_limit(opt, 4 * mcs,
+	    2 * RESETS_PER_SEC);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
 	if (nghttp2_session_server_new2(&d->ng, cb, d, opt) != 0)
 		abort();

@@ -43,6 +43,8 @@ struct h2down {
 	unsigned empty;			/* empty frames received */
 	unsigned pings, settings;	/* PING and SETTINGS received */
 	time_t ctl_sec;			/* ... the second being counted */
+	double rst_tokens;		/* resets the client may still send */
+	struct timeval rst_at;		/* ... as of then */
 	unsigned ctl_n;			/* ... and how many in it */
 	bool going_away;		/* GOAWAY sent: ends when idle */
 	bool notice;			/* ... the first of two (drain) */
