@@ -12,6 +12,12 @@
 # options can be given in DPKG_BUILDPACKAGE_OPTS, e.g. "-j4"; set
 # DEB_BUILD_OPTIONS=nocheck to skip the tests.  Set KEEP=1 to keep the
 # scratch folder.
+#
+# Missing build dependencies (build-essential, dpkg-dev, and the
+# Build-Depends of packaging/debian/control for the active build profiles,
+# DEB_BUILD_PROFILES) are installed with apt-get when running as root or
+# with password-less sudo, as scripts/deps.sh does for the rest of the
+# project; otherwise, or with MCX_NO_INSTALL=1, the error names them.
 set -eu
 
 usage() {
@@ -27,9 +33,63 @@ esac
 srcdir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 outdir=$(mkdir -p -- "${1:-.}" && CDPATH='' cd -- "${1:-.}" && pwd)
 
+installed() {
+	dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
+}
+
+# missing_build_deps: the packages the build lacks, one per line; of
+# alternatives ("nginx-light | nginx"), the first; versions are left to
+# apt-get and dpkg-checkbuilddeps (run again below).
+missing_build_deps() {
+	for p in build-essential dpkg-dev; do
+		installed "$p" || echo "$p"
+	done
+	command -v dpkg-checkbuilddeps >/dev/null 2>&1 || return 0
+	# DEB_BUILD_PROFILES (e.g. nocheck) is honoured by dpkg-checkbuilddeps.
+	dpkg-checkbuilddeps "$srcdir/packaging/debian/control" 2>&1 |
+	    sed -n 's/.*Unmet build dependencies: //p' |
+	    sed 's/([^)]*)//g; s/ *| *[^ ]*//g; s/<[^>]*>//g' | tr ' ' '\n' |
+	    sed '/^$/d; s/^debhelper-compat$/debhelper/'
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "$0: not a Debian system (no dpkg-query)" >&2
+	exit 1
+fi
+missing=$(missing_build_deps | sort -u | tr '\n' ' ')
+missing=${missing% }
+if [ -n "$missing" ]; then
+	sudo=
+	if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 &&
+	    sudo -n true 2>/dev/null; then
+		sudo="sudo -n"
+	fi
+	if [ "${MCX_NO_INSTALL:-0}" = 1 ] ||
+	    { [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ]; }; then
+		echo "$0: missing build dependencies: $missing" >&2
+		echo "    install them as root: apt-get install --no-install-recommends $missing" >&2
+		exit 1
+	fi
+	echo "==> installing build dependencies: $missing" >&2
+	# $sudo and $missing are split into words on purpose.
+	# shellcheck disable=SC2086
+	if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
+	    ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $missing >&2; then
+		echo "$0: could not install the build dependencies: $missing" >&2
+		exit 1
+	fi
+	# What apt-get could not satisfy (a version too old) stops here.
+	missing=$(missing_build_deps | tr '\n' ' ')
+	if [ -n "${missing% }" ]; then
+		echo "$0: build dependencies still missing after apt-get: $missing" >&2
+		dpkg-checkbuilddeps "$srcdir/packaging/debian/control" >&2 || true
+		exit 1
+	fi
+fi
 for tool in autoreconf make dpkg-buildpackage dpkg-parsechangelog; do
 	command -v "$tool" >/dev/null 2>&1 || {
-		echo "$0: $tool not found (apt-get install build-essential devscripts debhelper autoconf automake)" >&2
+		echo "$0: $tool not found (apt-get install build-essential dpkg-dev debhelper autoconf automake)" >&2
 		exit 1
 	}
 done

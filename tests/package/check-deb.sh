@@ -15,7 +15,12 @@
 #   5. systemd-analyze verify mcxproxy.service and mcxproxy@demo.service
 #      (it works offline: systemd need not be PID 1), and the exposure score
 #      of systemd-analyze security --offline, printed only
-#   6. dpkg --purge, and nothing of it left behind
+#   6. the socket units: each triggers the service of its name, which the
+#      package has; mcxproxy.socket listens on the listener addresses of the
+#      shipped mcxproxy.conf; systemd-analyze verify mcxproxy.socket and
+#      mcxproxy@demo.socket with the drop-in the template's comment tells
+#      operators to write
+#   7. dpkg --purge, and nothing of it left behind
 #
 # It changes the machine (a package, a system user, files in /etc), so it
 # needs root, and refuses to run where mcxproxy is installed or its folders
@@ -78,7 +83,7 @@ case $state in
 "" | un*) ;;
 *) refuse "package $pkg is on this machine (dpkg: $state)" ;;
 esac
-for d in /etc/mcxproxy /var/log/mcxproxy; do
+for d in /etc/mcxproxy /var/log/mcxproxy /etc/systemd/system/mcxproxy@demo.socket.d; do
 	[[ ! -e $d ]] || refuse "$d exists"
 done
 # Purging keeps the user (files elsewhere may belong to it): remove it at
@@ -96,6 +101,9 @@ deb=
 changes=
 unitdir=
 child=
+# The drop-in mcxproxy@.socket's comment tells operators to write
+# ("systemctl edit mcxproxy@<domain>.socket"), for the demo instance.
+dropin=/etc/systemd/system/mcxproxy@demo.socket.d/override.conf
 touched=no   # dpkg -i was attempted: purge on exit
 cleaned=no
 
@@ -132,7 +140,8 @@ uninstall() {
 	done
 	# Test files first: dpkg keeps a folder that is not empty.  All of
 	# /etc/mcxproxy/tls is ours: /etc/mcxproxy did not exist before.
-	rm -rf /etc/mcxproxy/demo.conf
+	rm -rf /etc/mcxproxy/demo.conf "$dropin"
+	rmdir "$(dirname "$dropin")" 2>/dev/null || true
 	if [[ -d /etc/mcxproxy/tls ]]; then
 		find /etc/mcxproxy/tls -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 	fi
@@ -160,6 +169,10 @@ uninstall() {
 	    /usr/sbin/mcxproxy /lib/systemd/system/mcxproxy*.service \
 	    /usr/lib/systemd/system/mcxproxy*.service \
 	    /etc/systemd/system/*/mcxproxy*.service \
+	    /lib/systemd/system/mcxproxy*.socket \
+	    /usr/lib/systemd/system/mcxproxy*.socket \
+	    /etc/systemd/system/*/mcxproxy*.socket \
+	    /etc/systemd/system/mcxproxy@demo.socket.d \
 	    /var/lib/systemd/deb-systemd-helper-enabled/mcxproxy* \
 	    /var/lib/systemd/deb-systemd-helper-enabled/*/mcxproxy* \
 	    /var/lib/systemd/deb-systemd-helper-masked/mcxproxy* 2>/dev/null || true)
@@ -351,6 +364,8 @@ check_files() {
 	expect_path -f /etc/logrotate.d/mcxproxy || ok=1
 	expect_path -f "$unitdir/mcxproxy.service" || ok=1
 	expect_path -f "$unitdir/mcxproxy@.service" || ok=1
+	expect_path -f "$unitdir/mcxproxy.socket" || ok=1
+	expect_path -f "$unitdir/mcxproxy@.socket" || ok=1
 	expect_man /usr/share/man/man8/mcxproxy.8.gz || ok=1
 	expect_man /usr/share/man/man5/mcxproxy.conf.5.gz || ok=1
 	# Conffiles: an operator's edits survive upgrades.
@@ -363,9 +378,12 @@ check_files() {
 			ok=1
 		fi
 	done
-	# The package starts nothing and enables nothing.
-	if ls /etc/systemd/system/*/mcxproxy*.service >/dev/null 2>&1; then
-		echo "  ENABLED by the installation: $(ls /etc/systemd/system/*/mcxproxy*.service)"
+	# The package starts nothing and enables nothing (a socket unit whose
+	# addresses are not the configuration's would fail the start).
+	if ls /etc/systemd/system/*/mcxproxy*.service \
+	    /etc/systemd/system/*/mcxproxy*.socket >/dev/null 2>&1; then
+		echo "  ENABLED by the installation: $(ls /etc/systemd/system/*/mcxproxy*.service \
+		    /etc/systemd/system/*/mcxproxy*.socket 2>/dev/null)"
 		ok=1
 	else
 		echo "  ok  no unit enabled"
@@ -509,6 +527,90 @@ verify_units() {
 	return "$ok"
 }
 
+# ---- 6. socket activation ---------------------------------------------------------
+# listen_streams UNIT-FILE...: the ListenStream= values, one per line, as
+# systemd reads them (a later empty one resets the list).
+listen_streams() {
+	cat "$@" | awk -F= '$1 == "ListenStream" {
+		if ($2 == "") { n = 0 } else { v[n++] = $2 } }
+		END { for (i = 0; i < n; i++) print v[i] }'
+}
+
+# conf_listeners FILE: the listener addresses of a configuration file, as a
+# socket unit spells them ("*:443" is "[::]:443"); not the admin address.
+conf_listeners() {
+	sed 's/#.*//' "$1" | grep -v '^[[:space:]]*admin[[:space:]]*=' |
+	    sed -n 's/.*address[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' |
+	    sed 's/^\*:/[::]:/'
+}
+
+check_sockets() {
+	local ok=0 u svc want got
+	for u in mcxproxy.socket mcxproxy@.socket; do
+		# Service= would name another unit; without it systemd starts
+		# the service of the socket's own name.
+		svc=$(sed -n 's/^Service=//p' "$unitdir/$u" | tail -n 1)
+		[[ -n $svc ]] || svc=${u%.socket}.service
+		if [[ $svc == "${u%.socket}.service" && -f $unitdir/$svc ]]; then
+			echo "  ok  $u triggers $svc, which the package has"
+		else
+			echo "  $u triggers $svc, not ${u%.socket}.service of the package"
+			ok=1
+		fi
+		if grep -q '^BindIPv6Only=both$' "$unitdir/$u"; then
+			echo "  ok  $u: BindIPv6Only=both (\"[::]\" listeners take IPv4 too)"
+		else
+			echo "  $u: no BindIPv6Only=both: the proxy refuses an IPv6-only \"[::]\" socket"
+			ok=1
+		fi
+	done
+	if [[ -n $(listen_streams "$unitdir/mcxproxy@.socket") ]]; then
+		echo "  mcxproxy@.socket has ListenStream= lines: every instance would get them"
+		ok=1
+	fi
+	want=$(conf_listeners /etc/mcxproxy/mcxproxy.conf | sort)
+	got=$(listen_streams "$unitdir/mcxproxy.socket" | sort)
+	if [[ -n $want && $want == "$got" ]]; then
+		echo "  ok  mcxproxy.socket listens on the listeners of mcxproxy.conf:" "${got//$'\n'/ }"
+	else
+		echo "  mcxproxy.socket listens on:" "${got//$'\n'/ }"
+		echo "  mcxproxy.conf's listeners are:" "${want//$'\n'/ }"
+		ok=1
+	fi
+	return "$ok"
+}
+
+verify_sockets() {
+	local ok=0 man=() reason
+	if ! command -v systemd-analyze >/dev/null; then
+		echo "  systemd-analyze is not installed (package systemd): not verified"
+		return 77
+	fi
+	if ! command -v man >/dev/null || [[ ! -f /usr/share/man/man8/mcxproxy.8.gz ]]; then
+		man=(--man=no)
+	fi
+	[[ -f /etc/mcxproxy/demo.conf ]] || cp /etc/mcxproxy/mcxproxy.conf /etc/mcxproxy/demo.conf
+	# What an operator writes with "systemctl edit mcxproxy@demo.socket":
+	# the instance's listener addresses.
+	mkdir -p "$(dirname "$dropin")"
+	{
+		echo "[Socket]"
+		conf_listeners /etc/mcxproxy/demo.conf | sed 's/^/ListenStream=/'
+	} >"$dropin"
+	sed 's/^/    /' "$dropin"
+	analyze verify "${man[@]}" "$unitdir/mcxproxy.socket" || ok=1
+	[[ -z $OUT ]] || ok=1
+	reason=$OUT
+	analyze verify "${man[@]}" mcxproxy@demo.socket || ok=1
+	[[ -z $OUT ]] || ok=1
+	reason="$reason$OUT"
+	if [[ $ok -ne 0 ]] && grep -q -E 'Failed to (connect to bus|initialize manager)|System has not been booted with systemd' <<<"$reason"; then
+		echo "  systemd-analyze cannot run here (see above): not verified"
+		return 77
+	fi
+	return "$ok"
+}
+
 # security: the exposure score, for the log only (not a check).
 security() {
 	local u
@@ -537,5 +639,7 @@ check "mcxproxy -V is the package version" check_version || true
 check "mcxproxy -t on the shipped /etc/mcxproxy/mcxproxy.conf with test certificates" check_shipped || true
 check "installed mcxproxy serves on loopback, started as root, runs as mcxproxy" run_installed || true
 check "systemd-analyze verify mcxproxy.service mcxproxy@demo.service" verify_units || true
+check "socket units: names, BindIPv6Only, mcxproxy.socket = mcxproxy.conf's listeners" check_sockets || true
+check "systemd-analyze verify mcxproxy.socket mcxproxy@demo.socket (with a drop-in)" verify_sockets || true
 security
 finish
