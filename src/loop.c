@@ -51,43 +51,94 @@ spec_for_partner(const struct config *c, const struct partner_conf *pt,
 	sp->idle_timeout = sp->pool.idle_timeout;
 }
 
+_Static_assert(RUNTIME_TLS_SUM_LEN == UPSTREAM_TLS_SUM_LEN,
+    "runtime and upstream TLS digests differ in length");
+
+/*
+ * The pool of the previous generation for sp (NULL: none), when its
+ * settings are sp's: kept warm, it carries its idle connections, the
+ * requests in flight and its targets' health into the new generation.
+ */
+static struct upstream_pool *
+old_pool(struct upstream_pool **pools, size_t n, const struct upstream_spec *sp)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(upstream_pool_spec(pools[i])->name, sp->name) == 0)
+			return upstream_pool_fits(pools[i], sp) ? pools[i] : NULL;
+	return NULL;
+}
+
+/* sp's pool for the generation being built: prev's, or a new one. */
+static struct upstream_pool *
+gen_pool(struct loop *lp, struct upstream_pool **pools, size_t n,
+    const struct upstream_spec *sp, size_t *kept)
+{
+	struct upstream_pool *p = old_pool(pools, n, sp);
+
+	if (p == NULL)
+		return upstream_pool_new(lp->base, sp);
+	upstream_pool_adopt(p, sp);
+	(*kept)++;
+	return p;
+}
+
+/* A generation for rt; prev (NULL at start) is the one it replaces, whose
+ * pools it takes when their settings did not change.  *kept: how many. */
 static struct loop_gen *
-gen_new(struct loop *lp, struct runtime *rt)
+gen_new(struct loop *lp, struct runtime *rt, const struct loop_gen *prev,
+    size_t *kept)
 {
 	const struct config *c = rt->cfg;
+	const struct config *pc = prev != NULL ? prev->rt->cfg : NULL;
 	struct loop_gen *g = xcalloc(1, sizeof(*g));
 	struct upstream_spec sp;
 
+	*kept = 0;
 	g->rt = runtime_ref(rt);
 	g->refs = 1;
 	g->server_pools = xcalloc(c->nservers, sizeof(*g->server_pools));
 	g->partner_pools = xcalloc(c->npartners, sizeof(*g->partner_pools));
 	for (size_t i = 0; i < c->nservers; i++) {
 		spec_for_server(c, &c->servers[i], rt->server_ctx[i], &sp);
+		memcpy(sp.tls_sum, rt->server_tls_sum[i], sizeof(sp.tls_sum));
 		sp.stats = &lp->stats;
 		sp.ejected = rt->server_ejected[i];
-		g->server_pools[i] = upstream_pool_new(lp->base, &sp);
+		g->server_pools[i] = gen_pool(lp, prev ? prev->server_pools : NULL,
+		    pc ? pc->nservers : 0, &sp, kept);
 	}
 	for (size_t i = 0; i < c->npartners; i++) {
 		spec_for_partner(c, &c->partners[i], rt->partner_ctx[i], &sp);
+		memcpy(sp.tls_sum, rt->partner_tls_sum[i], sizeof(sp.tls_sum));
 		sp.stats = &lp->stats;
 		sp.ejected = rt->partner_ejected[i];
-		g->partner_pools[i] = upstream_pool_new(lp->base, &sp);
+		g->partner_pools[i] = gen_pool(lp, prev ? prev->partner_pools : NULL,
+		    pc ? pc->npartners : 0, &sp, kept);
 	}
 	return g;
 }
 
-/* A newer generation took over: idle connections of this one close now,
- * busy ones when their request ends. */
-static void
-gen_retire(struct loop_gen *g)
+static bool
+holds(struct upstream_pool **pools, size_t n, const struct upstream_pool *p)
 {
-	const struct config *c = g->rt->cfg;
+	for (size_t i = 0; i < n; i++)
+		if (pools[i] == p)
+			return true;
+	return false;
+}
+
+/* A newer generation took over: idle connections of the pools it did not
+ * take close now, busy ones when their request ends. */
+static void
+gen_retire(struct loop_gen *g, const struct loop_gen *next)
+{
+	const struct config *c = g->rt->cfg, *nc = next->rt->cfg;
 
 	for (size_t i = 0; i < c->nservers; i++)
-		upstream_pool_retire(g->server_pools[i]);
+		if (!holds(next->server_pools, nc->nservers, g->server_pools[i]))
+			upstream_pool_retire(g->server_pools[i]);
 	for (size_t i = 0; i < c->npartners; i++)
-		upstream_pool_retire(g->partner_pools[i]);
+		if (!holds(next->partner_pools, nc->npartners, g->partner_pools[i]))
+			upstream_pool_retire(g->partner_pools[i]);
 }
 
 struct loop_gen *
@@ -175,7 +226,7 @@ loop_give_parser(struct loop *lp, struct h1_parser *p, bool is_request)
 void
 loop_session_gone(struct loop *lp)
 {
-	if (lp->draining && lp->nsessions == 0)
+	if (lp->draining && lp->nsessions == 0 && lp->ppwaits == NULL)
 		event_base_loopbreak(lp->base);
 }
 
@@ -184,6 +235,8 @@ void
 loop_init(struct loop *lp, unsigned index, struct event_base *base,
     struct runtime *rt, struct loop_shared *sh)
 {
+	size_t kept;
+
 	memset(lp, 0, sizeof(*lp));
 	lp->index = index;
 	lp->base = base;
@@ -191,16 +244,20 @@ loop_init(struct loop *lp, unsigned index, struct event_base *base,
 	if (getrandom(&lp->id_prefix, sizeof(lp->id_prefix), 0) !=
 	    (ssize_t)sizeof(lp->id_prefix))
 		lp->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
-	lp->cur = gen_new(lp, rt);
+	lp->cur = gen_new(lp, rt, NULL, &kept);
 }
 
 void
 loop_set_runtime(struct loop *lp, struct runtime *rt)
 {
 	struct loop_gen *old = lp->cur;
+	size_t kept;
 
-	lp->cur = gen_new(lp, rt);
-	gen_retire(old);
+	lp->cur = gen_new(lp, rt, old, &kept);
+	gen_retire(old, lp->cur);
+	log_info("worker %u: generation %u keeps %zu of %zu upstream pools warm",
+	    lp->index, rt->generation, kept,
+	    rt->cfg->nservers + rt->cfg->npartners);
 	/* Spare parsers carry the old header limits. */
 	free_stack(&lp->spare_req);
 	free_stack(&lp->spare_resp);

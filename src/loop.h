@@ -20,6 +20,7 @@
 struct config;
 struct event_base;
 struct h1_parser;
+struct ppwait;
 struct runtime;
 struct session;
 struct srclimit;
@@ -37,8 +38,10 @@ struct parser_stack {
  * atomics): the loop holds one reference while the generation is
  * current, each session one for the listener settings it was accepted
  * with, and each request one for the route and pool it was given.  A
- * reload retires the current generation (its idle upstream connections
- * close); the last reference frees it.
+ * reload retires the current generation: the next one takes over the
+ * pools whose settings did not change (a pool is held by every
+ * generation that has it), the others' idle connections close; the last
+ * reference frees it.
  */
 struct loop_gen {
 	struct runtime *rt;		/* one reference */
@@ -52,6 +55,10 @@ struct loop_shared {
 	atomic_uint connections;	/* client connections open now */
 	struct srclimit *srclimit;	/* ... per source address */
 	atomic_uint workers_done;	/* worker loops that have ended */
+	/* SIGTERM seen: during timeouts.drain_grace the loops still accept,
+	 * but each response closes its HTTP/1.1 connection, so clients move
+	 * to other instances before the drain closes idle connections. */
+	atomic_bool leaving;
 };
 
 struct loop {
@@ -61,6 +68,7 @@ struct loop {
 	struct loop_shared *shared;
 	struct session *sessions;	/* every live session, for draining */
 	size_t nsessions;
+	struct ppwait *ppwaits;		/* waiting for a PROXY header (ppaccept.h) */
 	struct parser_stack spare_req;	/* request parsers */
 	struct parser_stack spare_resp;	/* response parsers */
 	struct field_list upfields;	/* each upstream request head's, in turn */
@@ -84,6 +92,14 @@ struct loop_gen *loop_gen_get(struct loop *);
 void	loop_gen_put(struct loop *, struct loop_gen *);
 const struct config *loop_config(const struct loop *);
 
+/* Draining, or about to (loop_shared.leaving): no more keep-alive. */
+static inline bool
+loop_leaving(const struct loop *lp)
+{
+	return lp->draining || atomic_load_explicit(&lp->shared->leaving,
+	    memory_order_relaxed);
+}
+
 /*
  * Parsers (with their head buffers) are lent to a connection while it has
  * a request in hand and come back when it goes idle, so thousands of idle
@@ -94,8 +110,9 @@ const struct config *loop_config(const struct loop *);
 struct h1_parser *loop_take_parser(struct loop *, bool is_request);
 void	loop_give_parser(struct loop *, struct h1_parser *, bool is_request);
 
-/* Called by session.c after a session is gone: a draining loop ends with
- * the last one. */
+/* Called by session.c after a session is gone (and by ppaccept.c after a
+ * connection waiting for its PROXY header): a draining loop ends with the
+ * last one. */
 void	loop_session_gone(struct loop *);
 
 #endif

@@ -1,11 +1,65 @@
 /* runtime: the shared, immutable state built from one configuration. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "router.h"
 #include "runtime.h"
 #include "stats.h"
 #include "tls.h"
 #include "xalloc.h"
+
+/* Feeds path and its contents (or that it cannot be read) to md. */
+static void
+sum_file(EVP_MD_CTX *md, const char *path)
+{
+	unsigned char buf[8192];
+	size_t n;
+	FILE *f;
+
+	if (path == NULL) {
+		EVP_DigestUpdate(md, "-", 2);
+		return;
+	}
+	EVP_DigestUpdate(md, path, strlen(path) + 1);
+	if ((f = fopen(path, "rb")) == NULL) {
+		EVP_DigestUpdate(md, "unreadable", 11);
+		return;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(md, buf, n);
+	EVP_DigestUpdate(md, ferror(f) ? "error" : "end", ferror(f) ? 6 : 4);
+	fclose(f);
+}
+
+/*
+ * What a client context was built from, as a digest.  Read before the
+ * context: a file replaced in between makes the next reload see a change
+ * (a cold pool), never miss one.  Without a digest (out of memory) the
+ * sum is random, so the pool is not kept.
+ */
+static void
+tls_files_sum(const struct tls_client_conf *tls,
+    unsigned char sum[RUNTIME_TLS_SUM_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int len = 0;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		RAND_bytes(sum, RUNTIME_TLS_SUM_LEN);
+		return;
+	}
+	sum_file(md, tls->ca);
+	sum_file(md, tls->certificate);
+	sum_file(md, tls->key);
+	if (EVP_DigestFinal_ex(md, sum, &len) != 1 || len != RUNTIME_TLS_SUM_LEN)
+		RAND_bytes(sum, RUNTIME_TLS_SUM_LEN);
+	EVP_MD_CTX_free(md);
+}
 
 struct runtime *
 runtime_new(struct config *cfg, struct errlist *errs)
@@ -23,14 +77,22 @@ runtime_new(struct config *cfg, struct errlist *errs)
 		if (cfg->listeners[i].tls.enabled)
 			rt->listener_ctx[i] = tls_server_ctx_new(&cfg->listeners[i].tls,
 			    cfg->file, errs);
+	rt->server_tls_sum = xcalloc(cfg->nservers + 1,
+	    sizeof(*rt->server_tls_sum));
+	rt->partner_tls_sum = xcalloc(cfg->npartners + 1,
+	    sizeof(*rt->partner_tls_sum));
 	for (size_t i = 0; i < cfg->nservers; i++)
-		if (cfg->servers[i].tls.enabled)
+		if (cfg->servers[i].tls.enabled) {
+			tls_files_sum(&cfg->servers[i].tls, rt->server_tls_sum[i]);
 			rt->server_ctx[i] = tls_client_ctx_new(&cfg->servers[i].tls,
 			    cfg->file, errs);
+		}
 	for (size_t i = 0; i < cfg->npartners; i++)
-		if (cfg->partners[i].tls.enabled)
+		if (cfg->partners[i].tls.enabled) {
+			tls_files_sum(&cfg->partners[i].tls, rt->partner_tls_sum[i]);
 			rt->partner_ctx[i] = tls_client_ctx_new(&cfg->partners[i].tls,
 			    cfg->file, errs);
+		}
 	rt->router = router_new(cfg);
 	rt->server_slot = xcalloc(cfg->nservers + 1, sizeof(*rt->server_slot));
 	rt->partner_slot = xcalloc(cfg->npartners + 1, sizeof(*rt->partner_slot));
@@ -80,6 +142,8 @@ runtime_unref(struct runtime *rt)
 		free(rt->partner_ejected[i]);
 	free(rt->server_ejected);
 	free(rt->partner_ejected);
+	free(rt->server_tls_sum);
+	free(rt->partner_tls_sum);
 	free(rt->server_slot);
 	free(rt->partner_slot);
 	free(rt->listener_ctx);

@@ -19,6 +19,8 @@
 struct router;
 struct ssl_ctx_st;
 
+#define RUNTIME_TLS_SUM_LEN 32	/* SHA-256 */
+
 struct runtime {
 	atomic_uint refs;
 	unsigned generation;		/* 1 at start, +1 per reload */
@@ -27,6 +29,12 @@ struct runtime {
 	struct ssl_ctx_st **listener_ctx;	/* per listener; NULL without TLS */
 	struct ssl_ctx_st **server_ctx;	/* per server; NULL for plain TCP */
 	struct ssl_ctx_st **partner_ctx;	/* per partner; NULL for plain TCP */
+	/* Per server and partner with TLS: SHA-256 of its TLS files' paths
+	 * and contents (CA, certificate, key), read before the context, so
+	 * a reload sees a renewed file at the same path (loop.c keeps
+	 * upstream pools warm only when nothing changed). */
+	unsigned char (*server_tls_sum)[RUNTIME_TLS_SUM_LEN];
+	unsigned char (*partner_tls_sum)[RUNTIME_TLS_SUM_LEN];
 	/* Metrics: the route slot (stats_route_slot) of each server and
 	 * partner, and per target the wall-clock second until which a
 	 * worker ejected it (0: never), for the health gauge. */

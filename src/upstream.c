@@ -4,7 +4,10 @@
  * likely to still be open on the server's side.  Target health is
  * passive: a target is ejected after `fails` consecutive failures and
  * comes back after `interval` seconds, when the next request tries it
- * again.
+ * again; the last target not ejected never is (a dead one costs a
+ * connect error per request, but one that comes back serves at once).
+ * A reload whose configuration leaves a pool's settings as they were
+ * hands the pool itself to the new generation (upstream_pool_adopt).
  *
  * A request leases a stream, never a whole connection: a connection
  * carries up to max_streams of them (HTTP/1.1: one, so its byte stream
@@ -15,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,15 +34,73 @@
 #include "upstream_priv.h"
 #include "xalloc.h"
 
+static char *
+dup_opt(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 struct upstream_pool *
 upstream_pool_new(struct event_base *base, const struct upstream_spec *spec)
 {
 	struct upstream_pool *p = xcalloc(1, sizeof(*p));
+	const struct tls_client_conf *tls = spec->tls;
 
 	p->base = base;
 	p->spec = *spec;
+	p->holds = 1;
+	/*
+	 * Copies, not the configuration's: a reload may hand the pool to
+	 * the next generation, and requests of older generations still
+	 * read its name and targets (logs) after the configuration the
+	 * pool came from is freed.
+	 */
+	p->name = xstrdup(spec->name);
+	p->targets = xcalloc(spec->ntargets, sizeof(*p->targets));
+	for (size_t i = 0; i < spec->ntargets; i++) {
+		p->targets[i].spec = xstrdup(spec->targets[i].spec);
+		p->targets[i].addr = spec->targets[i].addr;
+	}
+	if (tls != NULL) {
+		p->tls = *tls;
+		p->tls.ca = dup_opt(tls->ca);
+		p->tls.server_name = dup_opt(tls->server_name);
+		p->tls.certificate = dup_opt(tls->certificate);
+		p->tls.key = dup_opt(tls->key);
+	}
+	p->health_path = dup_opt(spec->health.path);
+	p->spec.name = p->name;
+	p->spec.targets = p->targets;
+	p->spec.tls = &p->tls;
+	p->spec.health.path = p->health_path;
+	if (p->spec.ssl_ctx != NULL)
+		SSL_CTX_up_ref(p->spec.ssl_ctx);
 	p->health = xcalloc(spec->ntargets, sizeof(*p->health));
 	return p;
+}
+
+/* Frees the pool itself; it has no connection left. */
+static void
+pool_destroy(struct upstream_pool *p)
+{
+	for (size_t i = 0; i < p->spec.ntargets; i++)
+		free(p->targets[i].spec);
+	free(p->targets);
+	free(p->name);
+	free(p->tls.ca);
+	free(p->tls.server_name);
+	free(p->tls.certificate);
+	free(p->tls.key);
+	free(p->health_path);
+	SSL_CTX_free(p->spec.ssl_ctx);	/* our reference; NULL is ignored */
+	free(p->health);
+	free(p);
 }
 
 static void
@@ -75,16 +137,17 @@ up_conn_close(struct upstream_conn *c)
 	conn_free(c->conn);	/* closes the fd and frees the SSL */
 	c->magic = 0;
 	free(c);
-	if (p->freeing && p->nopen == 0) {
-		free(p->health);
-		free(p);
-	}
+	if (p->freeing && p->nopen == 0)
+		pool_destroy(p);
 }
 
 void
 upstream_pool_retire(struct upstream_pool *p)
 {
 	p->retired = true;
+	/* The gauge is the current runtime's, which may be freed before
+	 * the older generations that still hold this pool. */
+	p->spec.ejected = NULL;
 	while (p->idle != NULL)
 		up_conn_close(p->idle);
 	up_h2_close_idle(p);
@@ -93,15 +156,81 @@ upstream_pool_retire(struct upstream_pool *p)
 void
 upstream_pool_free(struct upstream_pool *p)
 {
-	if (p == NULL)
+	if (p == NULL || --p->holds > 0)
 		return;
 	upstream_pool_retire(p);
 	if (p->nopen > 0) {
 		p->freeing = true;	/* the last uc_close frees it */
 		return;
 	}
-	free(p->health);
-	free(p);
+	pool_destroy(p);
+}
+
+static bool
+target_eq(const struct target *a, const struct target *b)
+{
+	return strcmp(a->spec, b->spec) == 0 && a->addr.len == b->addr.len &&
+	    memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) == 0;
+}
+
+static bool
+tls_eq(const struct tls_client_conf *a, const struct tls_client_conf *b)
+{
+	return a->enabled == b->enabled && str_eq(a->ca, b->ca) &&
+	    str_eq(a->server_name, b->server_name) &&
+	    str_eq(a->certificate, b->certificate) && str_eq(a->key, b->key);
+}
+
+bool
+upstream_pool_fits(const struct upstream_pool *p, const struct upstream_spec *sp)
+{
+	const struct upstream_spec *o = &p->spec;
+	const struct pool_conf *a = &o->pool, *b = &sp->pool;
+
+	if (p->retired || strcmp(o->name, sp->name) != 0 ||
+	    o->ntargets != sp->ntargets || o->protocol != sp->protocol ||
+	    (o->ssl_ctx == NULL) != (sp->ssl_ctx == NULL) ||
+	    !tls_eq(o->tls, sp->tls) ||
+	    memcmp(o->tls_sum, sp->tls_sum, sizeof(o->tls_sum)) != 0)
+		return false;
+	for (size_t i = 0; i < o->ntargets; i++)
+		if (!target_eq(&o->targets[i], &sp->targets[i]))
+			return false;
+	return a->max_idle == b->max_idle &&
+	    a->max_connections == b->max_connections &&
+	    a->max_streams == b->max_streams &&
+	    a->ping_interval == b->ping_interval &&
+	    a->idle_timeout == b->idle_timeout &&
+	    str_eq(o->health.path, sp->health.path) &&
+	    o->health.interval == sp->health.interval &&
+	    o->health.fails == sp->health.fails &&
+	    o->connect_timeout == sp->connect_timeout &&
+	    o->idle_timeout == sp->idle_timeout && o->stats == sp->stats;
+}
+
+void
+upstream_pool_adopt(struct upstream_pool *p, const struct upstream_spec *sp)
+{
+	struct timeval now;
+
+	p->holds++;
+	/* New connections use the new runtime's context (the same files);
+	 * those already open keep theirs (each SSL holds a reference). */
+	if (sp->ssl_ctx != NULL)
+		SSL_CTX_up_ref(sp->ssl_ctx);
+	SSL_CTX_free(p->spec.ssl_ctx);
+	p->spec.ssl_ctx = sp->ssl_ctx;
+	/* The new runtime's gauge starts healthy: tell it what carries
+	 * over. */
+	p->spec.ejected = sp->ejected;
+	if (p->spec.ejected == NULL)
+		return;
+	event_base_gettimeofday_cached(p->base, &now);
+	for (size_t t = 0; t < p->spec.ntargets; t++)
+		if (up_is_ejected(p, t, &now))
+			atomic_store_explicit(&p->spec.ejected[t],
+			    (int_fast64_t)p->health[t].ejected_until.tv_sec + 1,
+			    memory_order_relaxed);
 }
 
 
@@ -363,6 +492,17 @@ upstream_report(struct upstream_stream *st, bool ok)
 	up_report(st->c, ok);
 }
 
+/* Another target than t is not ejected. */
+static bool
+other_in_rotation(const struct upstream_pool *p, size_t t,
+    const struct timeval *now)
+{
+	for (size_t i = 0; i < p->spec.ntargets; i++)
+		if (i != t && !up_is_ejected(p, i, now))
+			return true;
+	return false;
+}
+
 /* Passive health counts per target, whatever the connection carries. */
 void
 up_report(struct upstream_conn *c, bool ok)
@@ -378,9 +518,26 @@ up_report(struct upstream_conn *c, bool ok)
 			    memory_order_relaxed);
 		return;
 	}
-	if (++h->fails < p->spec.health.fails)
+	if (h->fails < UINT_MAX)
+		h->fails++;
+	if (h->fails < p->spec.health.fails)
 		return;
 	event_base_gettimeofday_cached(p->base, &now);
+	if (!other_in_rotation(p, c->target, &now)) {
+		/*
+		 * As nginx does with its last peer: ejecting the only target
+		 * left would turn every request into a 503 until the interval
+		 * passes, even once it is back.  It stays in rotation; the
+		 * streak goes on counting (logged once, when it reaches
+		 * fails) and ejects it as soon as another target is back.
+		 */
+		if (h->fails == p->spec.health.fails)
+			log_warnx("upstream %s: target %s failed %u times in a "
+			    "row; not ejected: it is the last target in rotation",
+			    p->spec.name, p->spec.targets[c->target].spec,
+			    h->fails);
+		return;
+	}
 	d = duration_tv(p->spec.health.interval);
 	timeradd(&now, &d, &h->ejected_until);
 	h->fails = 0;

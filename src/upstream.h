@@ -4,8 +4,9 @@
  * most recently used first), opens new ones round-robin over the targets
  * that are not ejected, bounds idle and total connections, and ejects a
  * target after health.fails consecutive failures for health.interval
- * seconds (then tries it again).  A pool belongs to one worker thread and
- * is never locked.
+ * seconds (then tries it again), unless it is the last target not
+ * ejected.  A pool belongs to one worker thread and is never locked; a
+ * reload may hand it, warm, to the worker's next generation.
  *
  * A request leases a stream on a connection (struct upstream_stream),
  * not the connection: HTTP/1.1 connections carry one stream at a time,
@@ -44,28 +45,58 @@ struct upstream_ops {
 	const struct h2up_stream_ops *h2;
 };
 
-/* What the pool connects to; the strings and arrays are the config's. */
+/* Length of upstream_spec.tls_sum (SHA-256). */
+#define UPSTREAM_TLS_SUM_LEN 32
+
+/*
+ * What the pool connects to.  The caller's spec points into a
+ * configuration; the pool keeps its own copy of the strings, arrays and
+ * TLS settings (upstream_pool_spec() returns that copy), and its own
+ * reference on ssl_ctx, so it can outlive the configuration it was made
+ * from (a reload hands it to the next generation).
+ */
 struct upstream_spec {
 	const char *name;
 	const struct target *targets;
 	size_t ntargets;
 	const struct tls_client_conf *tls;
 	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain TCP */
+	/* A digest of the TLS files' contents (CA, certificate, key) when
+	 * ssl_ctx was built: a renewed file at the same path is a change. */
+	unsigned char tls_sum[UPSTREAM_TLS_SUM_LEN];
 	enum http_proto protocol;
 	struct pool_conf pool;
 	struct health_conf health;
 	double connect_timeout;
 	double idle_timeout;		/* how long an idle connection is kept */
 	struct stats *stats;		/* the worker's: connection gauges */
-	atomic_int_fast64_t *ejected;	/* per target, for the health gauge */
+	/* Per target, for the health gauge: the runtime's, so only while
+	 * the pool serves the current generation (NULL once retired). */
+	atomic_int_fast64_t *ejected;
 };
 
+/* A new pool, held once (by the generation that asked for it). */
 struct upstream_pool *upstream_pool_new(struct event_base *, const struct upstream_spec *);
-/* Closes every idle connection; acquired ones must have been released. */
+/*
+ * Drops one generation's hold.  The last closes every idle connection
+ * and frees the pool once the acquired ones have been released.
+ */
 void	upstream_pool_free(struct upstream_pool *);
 /* A reload replaced this pool: idle connections close now, and acquired
  * ones close when released (they are not kept idle). */
 void	upstream_pool_retire(struct upstream_pool *);
+/*
+ * Reloads.  fits: spec (a new configuration's) would build exactly this
+ * pool: same targets, TLS settings and files' contents, protocol, pool,
+ * health and timeouts.  adopt: the new generation holds the pool too (a
+ * hold, released with upstream_pool_free): its idle connections, the
+ * streams in flight and each target's failure count and ejection carry
+ * over; new connections use spec's ssl_ctx, and the health gauge is
+ * spec's (the new runtime's), set from the carried state.
+ */
+bool	upstream_pool_fits(const struct upstream_pool *,
+	    const struct upstream_spec *);
+void	upstream_pool_adopt(struct upstream_pool *, const struct upstream_spec *);
 
 /*
  * Leases a stream for a request, on a connection with room for one, or

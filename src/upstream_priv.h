@@ -78,7 +78,12 @@ struct upstream_conn {
 
 struct upstream_pool {
 	struct event_base *base;
-	struct upstream_spec spec;
+	struct upstream_spec spec;	/* its strings: the copies below */
+	char *name;
+	struct target *targets;
+	struct tls_client_conf tls;
+	char *health_path;
+	unsigned holds;			/* generations holding the pool */
 	struct target_health *health;
 	size_t rr;
 	size_t nopen;

@@ -4,7 +4,8 @@
 # class, the request latency histogram, CSC-1 and asserted-identity
 # refusals, TLS handshakes by version and failures by reason, client and
 # upstream connections active and idle (an idle keep-alive client moves
-# them), upstream target health (an ejected target is 0), body bytes;
+# them), upstream target health (an ejected target is 0; the last one in
+# rotation is never ejected, so stays 1), body bytes;
 # other paths 404, other methods refused.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +15,8 @@ start_origin kms
 PROXY_PORT=$(free_port)
 ADMIN=$(free_port)
 DEAD_PORT=$(free_port)	# nobody listens there
+DEAD2_PORT=$(free_port)	# nor there
+while [ "$DEAD2_PORT" = "$DEAD_PORT" ]; do DEAD2_PORT=$(free_port); done
 write_conf proxy.conf <<EOF2
 domain = "mcx.own.example";
 workers = 2;
@@ -22,7 +25,7 @@ admin = { address = "127.0.0.1:$ADMIN"; };
 listeners = ( { role = "ue"; address = "127.0.0.1:$PROXY_PORT";
   tls = { certificate = "$PKI/proxy.pem"; key = "$PKI/proxy.key"; }; } );
 servers = ( { name = "kms"; hosts = ["kms.mcx.own.example"]; targets = ["127.0.0.1:$ORIGIN_PORT_KMS"]; },
-  { name = "dead"; hosts = ["dead.mcx.own.example"]; targets = ["127.0.0.1:$DEAD_PORT"];
+  { name = "dead"; hosts = ["dead.mcx.own.example"]; targets = ["127.0.0.1:$DEAD_PORT", "127.0.0.1:$DEAD2_PORT"];
     health = { fails = 1; interval = 60.0; }; } );
 idm_servers = ["idms.mcx.own.example"];
 EOF2
@@ -125,6 +128,8 @@ wait_metric 'mcxproxy_client_connections{state="idle"}' 0 \
 expect_eq "$(curl_code "$(ue_url dead.mcx.own.example /x)")" 502 "a request to a dead target"
 expect_eq "$(metric "mcxproxy_upstream_target_healthy{route=\"dead\",target=\"127.0.0.1:$DEAD_PORT\"}")" 0 \
     "the dead target is ejected"
+expect_eq "$(metric "mcxproxy_upstream_target_healthy{route=\"dead\",target=\"127.0.0.1:$DEAD2_PORT\"}")" 1 \
+    "the other dead target, tried next, stays: it is the last one in rotation"
 expect_eq "$(metric 'mcxproxy_requests_total{listener="ue",route="dead",code="5xx"}')" 1 "5xx requests to dead"
 
 say "healthz while draining"
