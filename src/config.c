@@ -100,6 +100,36 @@ partner_listener_auth(struct ctab *ct, const config_setting_t *tls,
 		    "the CA that signs the partners' proxy certificates");
 }
 
+/*
+ * PROXY protocol: the header is a claim about who the client is, so it is
+ * taken only from named balancers and required from them, never guessed.
+ * The balancers are proxy_from, or allow when proxy_from is absent; with
+ * proxy_from, allow (if any) admits the clients the headers carry.  A
+ * trusted listener's allow must keep meaning its clients (R17), so it
+ * needs proxy_from.
+ */
+static void
+proxy_check(struct ctab *ct, const config_setting_t *s, struct listener_conf *l)
+{
+	const config_setting_t *from = config_setting_get_member(s, "proxy_from");
+
+	if (!l->proxy_protocol) {
+		if (from != NULL)
+			ctab_error(ct, from, "proxy_from needs proxy_protocol = "
+			    "true");
+		return;
+	}
+	if (l->nproxy_from == 0 && l->nallow == 0)
+		ctab_error(ct, s, "proxy_protocol needs the balancers' "
+		    "addresses: proxy_from = [\"10.0.0.0/24\"] (or allow, "
+		    "when proxy_from is absent); a PROXY header from anyone "
+		    "else would let them forge client addresses");
+	else if (l->role == ROLE_TRUSTED && l->nproxy_from == 0)
+		ctab_error(ct, s, "listener role \"trusted\" with "
+		    "proxy_protocol needs proxy_from (the balancers); allow "
+		    "then admits the clients the headers carry");
+}
+
 static void
 listener_check(struct ctab *ct, const config_setting_t *s, void *p)
 {
@@ -123,9 +153,10 @@ listener_check(struct ctab *ct, const config_setting_t *s, void *p)
 	    config_setting_length(allow) == 0)))
 		ctab_error(ct, s, "listener role \"trusted\" requires a "
 		    "non-empty allow list of source networks");
-	if (l->role != ROLE_TRUSTED && allow != NULL)
+	if (l->role != ROLE_TRUSTED && allow != NULL && !l->proxy_protocol)
 		ctab_error(ct, allow, "allow is only for listeners of role "
-		    "\"trusted\"");
+		    "\"trusted\", or with proxy_protocol (the balancers)");
+	proxy_check(ct, s, l);
 	for (size_t i = 0; i < l->nalpn; i++)
 		if (l->alpn[i] == PROTO_H2 && !l->tls.enabled)
 			ctab_error(ct, config_setting_get_member(s, "alpn"),
@@ -222,6 +253,12 @@ static const struct ctab_key timeouts_keys[] = {
 	TIMEOUT(upstream_connect, 3),
 	TIMEOUT(upstream_response, 30),
 	TIMEOUT(drain, 30),
+	/* Balancers: how long a PROXY protocol header may take to arrive;
+	 * after SIGTERM, how long to keep accepting while /healthz says 503
+	 * (0: stop accepting at once). */
+	TIMEOUT(proxy_header, 3),
+	{ CT_KEY("drain_grace", CT_SECS, CT_ZERO, CF(timeouts.drain_grace)),
+	    .max = TIMEOUT_MAX, .def = 0 },
 	CT_END
 };
 
@@ -276,6 +313,8 @@ static const struct ctab_key listener_keys[] = {
 	    .noff = LC(address) },
 	CT_GROUP("tls", LC(tls), listener_tls_keys, tls_server_check),
 	CT_ARRAY("allow", CT_CIDRS, 0, LC(allow), LC(nallow)),
+	CT_SCALAR("proxy_protocol", CT_BOOL, 0, LC(proxy_protocol)),
+	CT_ARRAY("proxy_from", CT_CIDRS, 0, LC(proxy_from), LC(nproxy_from)),
 	{ CT_KEY("alpn", CT_ENUMS, 0, LC(alpn)), .noff = LC(nalpn),
 	    .names = proto_names },
 	CT_END

@@ -94,6 +94,12 @@ struct listener_conf {
 	struct tls_server_conf tls;
 	struct cidr *allow;	/* trusted: admitted sources */
 	size_t nallow;
+	/* PROXY protocol (v1/v2) required from the balancers: proxy_from,
+	 * or allow when proxy_from is empty (then allow is not applied to
+	 * the carried client address). */
+	bool proxy_protocol;
+	struct cidr *proxy_from;
+	size_t nproxy_from;
 	/* ALPN offered to clients, preferred first (enum http_proto);
 	 * never empty after loading: ["http/1.1"] by default. */
 	int *alpn;
@@ -176,6 +182,8 @@ struct config {
 		double upstream_connect;
 		double upstream_response;
 		double drain;
+		double proxy_header;	/* PROXY protocol header deadline */
+		double drain_grace;	/* keep accepting after SIGTERM; 0: no */
 	} timeouts;
 
 	struct {

@@ -519,10 +519,11 @@ read_key(struct ctab *ct, const config_setting_t *s, const struct ctab_key *k,
 		d = config_setting_type(s) == CONFIG_TYPE_FLOAT ?
 		    config_setting_get_float(s) :
 		    (double)config_setting_get_int64(s);
-		if (!config_setting_is_number(s) || !(d > 0 &&
-		    d <= (double)k->max))
+		if (!config_setting_is_number(s) || !((d > 0 ||
+		    (d == 0 && (k->flags & CT_ZERO))) && d <= (double)k->max))
 			ctab_error(ct, s, "%s must be a number of seconds, "
-			    "more than 0 and at most %lld", path, k->max);
+			    "%s and at most %lld", path, (k->flags & CT_ZERO) ?
+			    "0 or more" : "more than 0", k->max);
 		else
 			*AT(base, k->off, double) = d;
 		break;

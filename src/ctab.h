@@ -52,6 +52,7 @@ enum ctab_type {
 
 #define CT_REQUIRED	0x01	/* absent or an empty list: an error */
 #define CT_SPELL	0x02	/* CT_ADDR: keep the spelling too */
+#define CT_ZERO		0x04	/* CT_SECS: 0 allowed (the feature is off) */
 
 struct ctab_key {
 	const char *name;	/* NULL ends a table */

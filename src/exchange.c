@@ -167,7 +167,7 @@ finish_exchange(struct exchange *x)
 		upstream_release(x->up, reusable);
 		x->up = NULL;
 	}
-	if (x->req != RQ_DONE || x->lp->draining)
+	if (x->req != RQ_DONE || loop_leaving(x->lp))
 		x->close_after = true;
 	client_end(x);
 }
@@ -452,7 +452,7 @@ response_head(struct exchange *x, const struct msg_response *m)
 	x->resp_none = m->body == MSG_BODY_NONE;
 	if (m->body == MSG_BODY_STREAM && !x->client_chunked && !x->cl.framed)
 		x->close_after = true;
-	if (x->req != RQ_DONE || x->lp->draining)
+	if (x->req != RQ_DONE || loop_leaving(x->lp))
 		x->close_after = true;
 	client_send_head(x, m, x->client_chunked, x->close_after);
 	x->sent_to_client = true;

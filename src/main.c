@@ -21,6 +21,7 @@
 #include "admin.h"
 #include "bufpool.h"
 #include "config.h"
+#include "duration.h"
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
@@ -64,6 +65,7 @@ struct main_state {
 	unsigned started;
 	struct loop_shared *shared;
 	struct event *watch;		/* while stopping: have workers ended? */
+	struct event *grace;		/* timeouts.drain_grace after SIGTERM */
 	struct event *reload_watch;	/* while reloading: have workers switched? */
 	bool reloading;
 	bool reload_again;		/* a SIGHUP came while reloading */
@@ -107,6 +109,22 @@ warn_restart_only(const struct config *run, const struct config *c)
 }
 
 static void start_reload(struct main_state *);
+
+/* Stops the workers' accepting and drains them (also the end of
+ * timeouts.drain_grace). */
+static void
+stop_workers(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_state *m = arg;
+
+	(void)fd;
+	if (what != 0)
+		log_info("timeouts.drain_grace over: stop accepting, finishing "
+		    "requests in flight");
+	for (unsigned i = 0; i < m->nworkers; i++)
+		worker_stop(m->workers[i]);
+	watch_workers(-1, 0, m);
+}
 
 /* A reload is complete once every worker serves the new generation. */
 static void
@@ -197,20 +215,40 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_state *m = arg;
+	struct timeval tv;
+	double grace;
 
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		if (m->stopping)
+		if (m->stopping) {
+			/* A second signal cuts the grace short. */
+			if (evtimer_pending(m->grace, NULL)) {
+				evtimer_del(m->grace);
+				stop_workers(-1, 0, m);
+			}
 			return;
+		}
 		m->stopping = true;
-		log_info("signal %d: stop accepting, finishing requests in flight",
-		    (int)sig);
+		atomic_store(&m->shared->leaving, true);
 		/* Type=notify units: systemd shows "deactivating" from now. */
 		sd_notify(0, "STOPPING=1\nSTATUS=draining");
-		for (unsigned i = 0; i < m->nworkers; i++)
-			worker_stop(m->workers[i]);
-		watch_workers(-1, 0, m);
+		grace = m->rt->cfg->timeouts.drain_grace;
+		if (grace > 0) {
+			/* Behind a balancer: /healthz says 503 from now, and
+			 * the listeners keep accepting until the balancer's
+			 * checks have seen it, so that no connection it
+			 * sends meanwhile is refused. */
+			log_info("signal %d: /healthz answers 503; accepting for "
+			    "%.1fs more (timeouts.drain_grace), then finishing "
+			    "requests in flight", (int)sig, grace);
+			tv = duration_tv(grace);
+			evtimer_add(m->grace, &tv);
+			return;
+		}
+		log_info("signal %d: stop accepting, finishing requests in flight",
+		    (int)sig);
+		stop_workers(-1, 0, m);
 		break;
 	case SIGUSR1:
 		if (log_reopen() < 0)
@@ -266,11 +304,12 @@ serve(struct runtime *rt, const char *path)
 	struct event *sigs[4];
 	const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	unsigned started = 0;
-	int *fds;
+	int *fds, ninherited;
 	int rc = 0;
 
 	atomic_init(&shared.connections, 0);
 	atomic_init(&shared.workers_done, 0);
+	atomic_init(&shared.leaving, false);
 	shared.srclimit = srclimit_new();
 	m.shared = &shared;
 	m.path = path;
@@ -279,11 +318,14 @@ serve(struct runtime *rt, const char *path)
 	if (m.base == NULL)
 		fatalx("cannot create the main event loop");
 	m.watch = evtimer_new(m.base, watch_workers, &m);
+	m.grace = evtimer_new(m.base, stop_workers, &m);
 	m.reload_watch = evtimer_new(m.base, watch_reload, &m);
 	m.nworkers = c->workers;
 	m.workers = xcalloc(m.nworkers, sizeof(*m.workers));
 	m.stats = xcalloc(m.nworkers, sizeof(*m.stats));
-	if ((fds = listener_sockets_open(c, NULL, m.nworkers)) == NULL) {
+	/* Sockets systemd passed (a .socket unit) before binding the others. */
+	if ((ninherited = listener_inherit(c, path)) < 0 ||
+	    (fds = listener_sockets_open(c, NULL, m.nworkers)) == NULL) {
 		rc = 1;
 		goto out;
 	}
@@ -325,8 +367,9 @@ serve(struct runtime *rt, const char *path)
 	}
 	if (rc == 0) {
 		log_info("mcxproxy %s: serving domain \"%s\" with %u workers, "
-		    "%zu listeners", PACKAGE_VERSION, c->domain ? c->domain : "-",
-		    m.nworkers, c->nlisteners);
+		    "%zu listeners (%d with sockets from systemd)",
+		    PACKAGE_VERSION, c->domain ? c->domain : "-", m.nworkers,
+		    c->nlisteners, ninherited);
 		/* Listeners are bound and workers run: Type=notify units are
 		 * "active" only now (a no-op outside systemd). */
 		sd_notifyf(0, "READY=1\nSTATUS=serving domain %s\nMAINPID=%lu",
@@ -349,9 +392,11 @@ out:
 	free(m.workers);
 	free(m.stats);
 	event_free(m.watch);
+	event_free(m.grace);
 	event_free(m.reload_watch);
 	event_base_free(m.base);
 	runtime_unref(m.rt);
+	listener_inherited_close();
 	stats_routes_free();
 	srclimit_free(shared.srclimit);
 	return rc;

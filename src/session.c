@@ -146,6 +146,9 @@ start_h2(struct session *s)
 	evtimer_del(s->timer);
 	s->h2 = h2down_new(s->lp, s->conn, session_cfg(s), &cl,
 	    &session_h2_ops, s);
+	/* Accepted before a stop, its handshake done after: GOAWAY now. */
+	if (s->h2 != NULL && s->lp->draining)
+		h2down_drain(s->h2);
 }
 
 /*
@@ -513,7 +516,14 @@ void
 session_accept(struct loop *lp, size_t li, int fd, const struct sockaddr *sa,
     socklen_t salen, struct srclimit_ticket *src)
 {
-	const struct runtime *rt = lp->cur->rt;
+	session_accept_gen(lp, loop_gen_get(lp), li, fd, sa, salen, src);
+}
+
+void
+session_accept_gen(struct loop *lp, struct loop_gen *g, size_t li, int fd,
+    const struct sockaddr *sa, socklen_t salen, struct srclimit_ticket *src)
+{
+	const struct runtime *rt = g->rt;
 	const struct listener_conf *lc = &rt->cfg->listeners[li];
 	const struct config *c = rt->cfg;
 	struct session *s;
@@ -527,6 +537,7 @@ session_accept(struct loop *lp, size_t li, int fd, const struct sockaddr *sa,
 	    (ssl = SSL_new(rt->listener_ctx[li])) == NULL) {
 		log_warnx("listener %s: cannot create a TLS session", lc->address);
 		srclimit_release(lp->shared->srclimit, src);
+		loop_gen_put(lp, g);
 		close(fd);
 		return;
 	}
@@ -536,13 +547,14 @@ session_accept(struct loop *lp, size_t li, int fd, const struct sockaddr *sa,
 	if (s->conn == NULL) {
 		log_warnx("listener %s: cannot set up a connection", lc->address);
 		srclimit_release(lp->shared->srclimit, src);
+		loop_gen_put(lp, g);
 		free(s);
 		return;
 	}
 	s->magic = SESSION_MAGIC;
 	s->lp = lp;
 	s->src = *src;
-	s->g = loop_gen_get(lp);
+	s->g = g;
 	s->lc = lc;
 	addr_format(sa, s->peer, sizeof(s->peer));
 	addr_format_host(sa, s->peer_host, sizeof(s->peer_host));
@@ -572,8 +584,17 @@ session_drain_all(struct loop *lp)
 
 	for (s = lp->sessions; s != NULL; s = next) {
 		next = s->next;
-		if (s->state == S_HANDSHAKE || s->state == S_IDLE ||
-		    (s->state == S_HEAD && !session_head_started(s)))
+		/*
+		 * Idle keep-alive connections close: their clients open a
+		 * new one (RFC 9112 9.3.1).  A connection just accepted, in
+		 * its handshake or before its first request, goes on to that
+		 * request (bounded by tls_handshake and request_header) and
+		 * closes after the response: its client saw its connect
+		 * succeed and has no reason to retry.  Under socket
+		 * activation the listening socket outlives the process, so a
+		 * restart then costs no refused and no failed request.
+		 */
+		if (s->state == S_IDLE)
 			session_close(s, "shutting down");
 		else if (s->state == S_H2)
 			/* GOAWAY; closes once its streams finished. */

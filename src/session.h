@@ -15,10 +15,17 @@
 
 struct srclimit_ticket;
 struct loop;
+struct loop_gen;
 
 /* Takes ownership of fd, and of the connection's per-source count. */
 void	session_accept(struct loop *, size_t listener, int fd,
 	    const struct sockaddr *, socklen_t, struct srclimit_ticket *);
+/* The same for a connection accepted under generation g (a reference the
+ * session takes over): listener indexes g's configuration.  For
+ * connections that waited for their PROXY protocol header (ppaccept.h),
+ * across a reload perhaps. */
+void	session_accept_gen(struct loop *, struct loop_gen *g, size_t listener,
+	    int fd, const struct sockaddr *, socklen_t, struct srclimit_ticket *);
 /* Closes every session that is not in the middle of a request; the others
  * close once their current response is complete. */
 void	session_drain_all(struct loop *);

@@ -154,7 +154,7 @@ session_respond_error(struct session *s, unsigned status, const char *detail,
 	}
 	x->status = status;
 	x->note = detail;
-	keep = !x->close_after && x->req == RQ_DONE && !s->lp->draining &&
+	keep = !x->close_after && x->req == RQ_DONE && !loop_leaving(s->lp) &&
 	    (status == 403 || status == 421 || status == 502 || status == 503 ||
 	    status == 504);
 	n = snprintf(body, sizeof(body), "%u %s\n%s\nrequest-id: %s\n", status,
@@ -282,7 +282,7 @@ x_end(void *arg)
 	session_log_exchange(s);
 	s->in_exchange = false;
 	conn_set_timeouts(s->conn, 0, 0);
-	if (s->x->close_after || s->lp->draining) {
+	if (s->x->close_after || loop_leaving(s->lp)) {
 		session_start_drain(s);
 		return;
 	}

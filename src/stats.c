@@ -6,8 +6,11 @@
 
 #include <event2/buffer.h>
 
+#include "proxyproto.h"
 #include "stats.h"
 #include "xalloc.h"
+
+_Static_assert(STATS_NPPERR == PP_ERR_N, "stats.h: one counter per pp_error");
 
 static const char *const role_label[STATS_NROLE] = { "ue", "trusted", "partner" };
 static const char *const class_label[STATS_NCLASS] =
@@ -257,6 +260,23 @@ stats_render(struct evbuffer *out, const struct stats *const *w, unsigned n)
 		evbuffer_add_printf(out, "mcxproxy_client_connections_refused_total"
 		    "{reason=\"%s\"} %llu\n", refusal_label[i],
 		    (unsigned long long)SUM(refused[i]));
+	family(out, "mcxproxy_proxy_protocol_headers_total", "PROXY "
+	    "protocol headers accepted, by version and command (local: a "
+	    "balancer's own connection, e.g. its health check).", "counter");
+	evbuffer_add_printf(out,
+	    "mcxproxy_proxy_protocol_headers_total{version=\"1\",command=\"proxy\"} %llu\n"
+	    "mcxproxy_proxy_protocol_headers_total{version=\"2\",command=\"proxy\"} %llu\n"
+	    "mcxproxy_proxy_protocol_headers_total{version=\"2\",command=\"local\"} %llu\n",
+	    (unsigned long long)SUM(pp_headers[0]),
+	    (unsigned long long)SUM(pp_headers[1]),
+	    (unsigned long long)SUM(pp_headers[2]));
+	family(out, "mcxproxy_proxy_protocol_errors_total", "Connections "
+	    "closed because their PROXY protocol header was bad, late, cut "
+	    "or carried a client outside allow, by reason.", "counter");
+	for (int i = 0; i < PP_ERR_N; i++)
+		evbuffer_add_printf(out, "mcxproxy_proxy_protocol_errors_total"
+		    "{reason=\"%s\"} %llu\n", pp_error_name((enum pp_error)i),
+		    (unsigned long long)SUM(pp_errors[i]));
 	render_h2(out, w, n);
 	family(out, "mcxproxy_upstream_connections", "Upstream connections "
 	    "open, by state (active: connecting or carrying a request; idle: "

@@ -53,6 +53,9 @@ enum stats_refusal {
 	REFUSED_N,
 };
 
+/* PROXY protocol headers refused, by kind: enum pp_error (proxyproto.h). */
+#define STATS_NPPERR	8
+
 #define STATS_NPROTO	2	/* enum http_proto */
 #define STATS_NH2CODE	15	/* RFC 9113 error codes 0x0..0xd, then other */
 
@@ -87,6 +90,8 @@ struct stats {
 	atomic_uint_fast64_t h2_goaway[H2S_N][H2D_N];
 	atomic_uint_fast64_t h2_resets[H2S_N][H2D_N][STATS_NH2CODE];
 	atomic_uint_fast64_t h2_defences[H2X_N];
+	atomic_uint_fast64_t pp_headers[3];		/* v1, v2 PROXY, v2 LOCAL */
+	atomic_uint_fast64_t pp_errors[STATS_NPPERR];
 	/* gauges */
 	atomic_uint_fast64_t connections;		/* client connections open */
 	atomic_uint_fast64_t idle_connections;		/* ... of which keep-alive idle */

@@ -13,6 +13,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "ppaccept.h"
 #include "runtime.h"
 #include "session.h"
 #include "worker.h"
@@ -113,6 +114,7 @@ drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	log_warnx("worker %u: timeouts.drain passed; closing %zu connections",
 	    w->index, w->loop.nsessions);
+	ppaccept_close_all(&w->loop);
 	session_close_all(&w->loop);
 	event_base_loopbreak(w->loop.base);
 }
@@ -126,7 +128,7 @@ begin_drain(struct worker *w)
 	w->loop.draining = true;
 	close_listeners(w);
 	session_drain_all(&w->loop);
-	if (w->loop.nsessions == 0) {
+	if (w->loop.nsessions == 0 && w->loop.ppwaits == NULL) {
 		event_base_loopbreak(w->loop.base);
 		return;
 	}
@@ -261,6 +263,7 @@ worker_free(struct worker *w)
 
 	if (w == NULL)
 		return;
+	ppaccept_close_all(&w->loop);
 	session_close_all(&w->loop);
 	close_listeners(w);
 	free(w->listeners);

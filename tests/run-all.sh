@@ -5,7 +5,12 @@
 #   2. autoreconf -fi
 #   3. build/werror: configure --enable-werror; make; make check
 #   4. build/asan:   configure --enable-werror --enable-sanitizers; make check
-#   5. build/werror: make distcheck (DISTCHECK_CONFIGURE_FLAGS=--enable-werror)
+#   5. build/werror: make distcheck (DISTCHECK_CONFIGURE_FLAGS=--enable-werror):
+#      the tarball builds, installs and uninstalls cleanly, and its unit tests
+#      and the integration tests of the distributed files (DISTCHECK_TESTS)
+#      pass from it; the full integration suite already ran twice above on
+#      the same sources.  Then every file git tracks (but bench/) must be in
+#      the tarball, so no test or tool can be left out of EXTRA_DIST.
 #   6. package: tests/package/check-deb.sh builds the .deb from the tarball,
 #      runs lintian, installs it with dpkg -i, runs the installed binary,
 #      checks the units with systemd-analyze verify, and purges it (root;
@@ -118,9 +123,23 @@ stage asan --enable-werror --enable-sanitizers
 
 say "distcheck"
 rc=0
+# The unit tests, plus the integration tests that exercise what make dist
+# and make install carry: the demo, the examples, the command line, the
+# include graph, TLS and HTTP basics.
+distcheck_tests() {
+	local t
+	for t in "$top"/tests/unit/check_*.c; do
+		t=${t#"$top"/}
+		printf '%s ' "${t%.c}"
+	done
+	printf '%s ' tests/integration/00-demo.sh tests/integration/05-include-cycles.sh \
+	    tests/integration/10-tls.sh tests/integration/20-http.sh \
+	    tests/integration/70-cli.sh tests/integration/71-examples.sh
+}
 if [[ -f $top/build/werror/Makefile ]]; then
 	make -C "$top/build/werror" -j"$jobs" distcheck \
-	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror 2>&1 |
+	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+	    TESTS="${DISTCHECK_TESTS:-$(distcheck_tests)}" 2>&1 |
 	    tee "$logdir/distcheck.log" || rc=$?
 	# distcheck deletes its tree when it passes: count from its output.
 	if ! count "$logdir/distcheck.log"; then
@@ -131,6 +150,24 @@ if [[ -f $top/build/werror/Makefile ]]; then
 		show_failures "$top"/build/werror/mcxproxy-*/_build/*/test-suite.log
 		echo "run-all: distcheck failed"
 		status=1
+	fi
+	say "dist: every tracked file is in the tarball"
+	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+		missing=$(comm -23 \
+		    <(git -C "$top" ls-files | grep -v -E '^(bench/|\.gitignore$|m4/\.gitkeep$)' | sort) \
+		    <(tar tzf "$(ls -t "$top"/build/werror/mcxproxy-*.tar.gz | head -n 1)" |
+		    sed 's|^[^/]*/||' | sort))
+		if [[ -n $missing ]]; then
+			echo "run-all: not in the tarball (add them to EXTRA_DIST):"
+			echo "$missing"
+			failed=$((failed + 1))
+			status=1
+		else
+			passed=$((passed + 1))
+			echo "run-all: dist: complete"
+		fi
+	else
+		echo "run-all: dist completeness not checked: not a git checkout"
 	fi
 else
 	echo "run-all: distcheck skipped: build/werror was not configured"
@@ -172,7 +209,7 @@ fi
 fuzz_secs=${FUZZ_SECONDS:-20}
 say "fuzz: tests/fuzz/run.sh $fuzz_secs (each fuzzer, libFuzzer with ASan + UBSan)"
 rc=0
-# Bounded: the build and five runs of $fuzz_secs seconds take about two
+# Bounded: the build and six runs of $fuzz_secs seconds take about two
 # minutes on 2 cores; each run stops itself (-max_total_time, -timeout).
 timeout --kill-after=30 900 bash "$top/tests/fuzz/run.sh" "$fuzz_secs" 2>&1 |
     tee "$logdir/fuzz.log" || rc=$?

@@ -3,8 +3,9 @@
 # run of each (the "fuzz" stage of tests/run-all.sh).
 #
 #   1. build/fuzz: CC=clang configure --enable-fuzzing (once), then make the
-#      four harnesses (ASan + UBSan, everything coverage-instrumented)
-#   2. each of fuzz_request, fuzz_response, fuzz_config, fuzz_psk, fuzz_h2 runs for
+#      harnesses (ASan + UBSan, everything coverage-instrumented)
+#   2. each of fuzz_request, fuzz_response, fuzz_config, fuzz_psk, fuzz_h2,
+#      fuzz_proxyproto runs for
 #      SECONDS_EACH seconds (default 30) on a copy of its seed corpus
 #      (tests/fuzz/corpus/NAME; the seeds are never written to), with
 #      -timeout=5 -rss_limit_mb=2048, and tests/fuzz/http.dict for the two
@@ -31,7 +32,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 b=$top/build/fuzz
 work=$b/work
 jobs=${MAKE_JOBS:-2}
-fuzzers=(request response config psk h2)
+fuzzers=(request response config psk h2 proxyproto)
 npass=0
 nfail=0
 

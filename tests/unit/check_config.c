@@ -725,7 +725,62 @@ START_TEST(test_trusted_allow)
 	    "    tls = { certificate = \"tls/cert.pem\"; key ="
 	    " \"tls/key.pem\"; };\n"
 	    "    allow = [\"10.0.0.0/8\"]; } );\n", 5,
-	    "allow is only for listeners of role \"trusted\"");
+	    "allow is only for listeners of role \"trusted\", or with "
+	    "proxy_protocol (the balancers)");
+}
+END_TEST
+
+START_TEST(test_proxy_protocol)
+{
+	expect_ok(DOMAIN "timeouts = { drain_grace = 0; };\n"
+	    "listeners = (\n"
+	    "  { role = \"ue\"; address = \"[::]:443\";\n"
+	    "    tls = { certificate = \"tls/cert.pem\"; key ="
+	    " \"tls/key.pem\"; };\n"
+	    "    proxy_protocol = true; allow = [\"10.0.9.0/29\"]; },\n"
+	    "  { role = \"trusted\"; address = \"10.0.0.1:80\";\n"
+	    "    proxy_protocol = true; proxy_from = [\"10.0.9.1\"];\n"
+	    "    allow = [\"10.0.0.0/24\"]; },\n"
+	    "  { role = \"trusted\"; address = \"10.0.0.1:81\";\n"
+	    "    allow = [\"10.0.0.0/24\"]; } );\n");
+	ck_assert(cf->listeners[0].proxy_protocol);
+	ck_assert_uint_eq(cf->listeners[0].nallow, 1);
+	ck_assert_uint_eq(cf->listeners[0].nproxy_from, 0);
+	ck_assert(cf->listeners[1].proxy_protocol);
+	ck_assert_uint_eq(cf->listeners[1].nproxy_from, 1);
+	ck_assert(!cf->listeners[2].proxy_protocol);
+	ck_assert(cf->timeouts.proxy_header == 3.0);
+	ck_assert(cf->timeouts.drain_grace == 0.0);
+	expect_error(DOMAIN "listeners = (\n"
+	    "  { role = \"trusted\"; address = \"10.0.0.1:80\";\n"
+	    "    proxy_protocol = true; allow = [\"10.0.0.0/24\"]; } );\n", 3,
+	    "listener role \"trusted\" with proxy_protocol needs proxy_from "
+	    "(the balancers); allow then admits the clients the headers carry");
+	expect_error(DOMAIN "listeners = (\n"
+	    "  { role = \"partner\"; address = \"10.0.0.1:80\";\n"
+	    "    tls = { certificate = \"tls/cert.pem\"; key ="
+	    " \"tls/key.pem\"; client_ca = \"tls/cert.pem\"; };\n"
+	    "    proxy_protocol = true; } );\n", 3,
+	    "proxy_protocol needs the balancers' addresses: proxy_from = "
+	    "[\"10.0.0.0/24\"] (or allow, when proxy_from is absent); a PROXY "
+	    "header from anyone else would let them forge client addresses");
+	expect_error(DOMAIN "listeners = (\n"
+	    "  { role = \"trusted\"; address = \"10.0.0.1:80\";\n"
+	    "    allow = [\"10.0.0.0/24\"];\n"
+	    "    proxy_from = [\"10.0.9.1\"]; } );\n", 5,
+	    "proxy_from needs proxy_protocol = true");
+	expect_error(DOMAIN "timeouts = { proxy_header = 0; };\n"
+	    "listeners = (\n"
+	    "  { role = \"trusted\"; address = \"10.0.0.1:80\";\n"
+	    "    allow = [\"10.0.0.0/24\"]; } );\n", 2,
+	    "timeouts.proxy_header must be a number of seconds, more than 0 "
+	    "and at most 86400");
+	expect_error(DOMAIN "timeouts = { drain_grace = -1; };\n"
+	    "listeners = (\n"
+	    "  { role = \"trusted\"; address = \"10.0.0.1:80\";\n"
+	    "    allow = [\"10.0.0.0/24\"]; } );\n", 2,
+	    "timeouts.drain_grace must be a number of seconds, 0 or more and "
+	    "at most 86400");
 }
 END_TEST
 
@@ -1089,6 +1144,7 @@ config_suite(void)
 	tcase_add_test(tc, test_http2_keys);
 	tcase_add_test(tc, test_listener_tls);
 	tcase_add_test(tc, test_trusted_allow);
+	tcase_add_test(tc, test_proxy_protocol);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_idm_not_a_destination);
