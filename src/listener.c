@@ -12,8 +12,8 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <systemd/sd-daemon.h>
 
+#include "activation.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -186,179 +186,6 @@ listener_same_address(const struct listener_conf *a,
 	    memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) == 0;
 }
 
-/*
- * Sockets passed by systemd, kept open for the life of the process: the
- * socket unit holds them too, and a reload that removes a listener and a
- * later one that brings it back must find the same socket (binding the
- * address again would fail: it is in use, by this very socket).
- */
-struct inherited {
-	int fd;
-	struct addr addr;	/* getsockname */
-	char *name;		/* from LISTEN_FDNAMES: the socket unit's */
-};
-static struct inherited *inherited;
-static size_t ninherited;
-
-static bool
-sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port &&
-		    x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		    x->sin6_scope_id == y->sin6_scope_id &&
-		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
-static const struct inherited *
-find_inherited(const struct listener_conf *c)
-{
-	for (size_t i = 0; i < ninherited; i++)
-		if (sockaddr_equal((const struct sockaddr *)&inherited[i].addr.ss,
-		    (const struct sockaddr *)&c->addr.ss))
-			return &inherited[i];
-	return NULL;
-}
-
-/*
- * One socket from systemd: a listening TCP socket, made non-blocking
- * (the workers' loops all watch it and only one wins each connection;
- * the others must get EAGAIN, not block), with its address.  A "[::]"
- * socket must take IPv4 too, as the proxy's own do.
- */
-static int
-inherit_one(struct inherited *in, const struct config *cfg, const char *path)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&in->addr.ss;
-	char buf[ADDR_STRLEN];
-	int fl, v6only = 0;
-	socklen_t len = sizeof(v6only);
-	size_t i;
-
-	if (sd_is_socket(in->fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-		log_warnx("socket activation: descriptor %d (%s) is not a "
-		    "listening stream socket; the socket unit may only have "
-		    "ListenStream= lines for the listeners of %s", in->fd,
-		    in->name, path);
-		return -1;
-	}
-	in->addr.len = sizeof(in->addr.ss);
-	if (getsockname(in->fd, (struct sockaddr *)&in->addr.ss,
-	    &in->addr.len) < 0) {
-		log_warn("socket activation: descriptor %d (%s): getsockname",
-		    in->fd, in->name);
-		return -1;
-	}
-	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
-		log_warnx("socket activation: descriptor %d (%s) is not a TCP "
-		    "socket (a ListenStream= path?); listeners are "
-		    "\"address:port\"", in->fd, in->name);
-		return -1;
-	}
-	addr_format(sa, buf, sizeof(buf));
-	for (i = 0; i < cfg->nlisteners; i++)
-		if (sockaddr_equal(sa,
-		    (const struct sockaddr *)&cfg->listeners[i].addr.ss))
-			break;
-	if (i == cfg->nlisteners) {
-		if (cfg->has_admin && sockaddr_equal(sa,
-		    (const struct sockaddr *)&cfg->admin.ss))
-			log_warnx("socket activation: the socket unit passes %s "
-			    "(%s), the admin address; the admin listener binds "
-			    "its own socket: remove ListenStream=%s from the "
-			    "socket unit", buf, in->name, buf);
-		else
-			log_warnx("socket activation: the socket unit passes %s "
-			    "(%s), which no listener of %s has; make the socket "
-			    "unit's ListenStream= lines and the listeners' "
-			    "addresses the same", buf, in->name, path);
-		return -1;
-	}
-	if (sa->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr) &&
-	    (getsockopt(in->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) < 0 ||
-	    v6only)) {
-		log_warnx("socket activation: the socket %s (%s) is IPv6 only, "
-		    "but listener %s (line %d) takes IPv4 clients too: set "
-		    "BindIPv6Only=both in the socket unit", buf, in->name,
-		    cfg->listeners[i].address, cfg->listeners[i].line);
-		return -1;
-	}
-	if ((fl = fcntl(in->fd, F_GETFL)) < 0 ||
-	    fcntl(in->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		log_warn("socket activation: %s: cannot make it non-blocking", buf);
-		return -1;
-	}
-	log_info("listener %s (line %d): socket from systemd (descriptor %d, "
-	    "%s), shared by the %u workers", cfg->listeners[i].address,
-	    cfg->listeners[i].line, in->fd, in->name, cfg->workers);
-	return 0;
-}
-
-int
-listener_inherit(const struct config *cfg, const char *path)
-{
-	char **names = NULL;
-	int n;
-
-	/* 1: unset LISTEN_*, so that nothing we start takes them as its. */
-	n = sd_listen_fds_with_names(1, &names);
-	if (n < 0) {
-		errno = -n;
-		log_warn("socket activation: LISTEN_FDS is invalid; ignored");
-		return 0;
-	}
-	inherited = xcalloc(n > 0 ? (size_t)n : 1, sizeof(*inherited));
-	for (int i = 0; i < n; i++) {
-		inherited[i].fd = SD_LISTEN_FDS_START + i;
-		/* Without LISTEN_FDNAMES, libsystemd says "unknown". */
-		inherited[i].name = names != NULL && names[i] != NULL ?
-		    names[i] : xstrdup("unnamed");
-	}
-	ninherited = (size_t)n;
-	free(names);
-	for (size_t i = 0; i < ninherited; i++) {
-		if (inherit_one(&inherited[i], cfg, path) < 0)
-			return -1;
-		for (size_t j = 0; j < i; j++)
-			if (sockaddr_equal((struct sockaddr *)&inherited[i].addr.ss,
-			    (struct sockaddr *)&inherited[j].addr.ss)) {
-				char buf[ADDR_STRLEN];
-
-				log_warnx("socket activation: descriptors %d and "
-				    "%d are both bound to %s; remove one from the "
-				    "socket units", inherited[j].fd, inherited[i].fd,
-				    addr_format((struct sockaddr *)&inherited[i].addr.ss,
-				    buf, sizeof(buf)));
-				return -1;
-			}
-	}
-	return n;
-}
-
-void
-listener_inherited_close(void)
-{
-	for (size_t i = 0; i < ninherited; i++) {
-		close(inherited[i].fd);
-		free(inherited[i].name);
-	}
-	free(inherited);
-	inherited = NULL;
-	ninherited = 0;
-}
-
 static const struct listener_conf *
 find_same(const struct config *old, const struct listener_conf *c)
 {
@@ -377,34 +204,19 @@ listener_sockets_open(const struct config *cfg, const struct config *old,
 
 	for (size_t i = 0; i < n; i++)
 		fds[i] = -1;
-	for (size_t i = 0; old != NULL && i < ninherited; i++) {
-		const struct sockaddr *sa = (struct sockaddr *)&inherited[i].addr.ss;
-		size_t j;
-		char buf[ADDR_STRLEN];
-
-		for (j = 0; j < cfg->nlisteners; j++)
-			if (sockaddr_equal(sa,
-			    (const struct sockaddr *)&cfg->listeners[j].addr.ss))
-				break;
-		if (j == cfg->nlisteners)
-			log_warnx("listener %s: no longer configured, but systemd "
-			    "keeps its socket (%s) listening: clients connect and "
-			    "wait unanswered; remove its ListenStream= and restart "
-			    "the socket unit", addr_format(sa, buf, sizeof(buf)),
-			    inherited[i].name);
-	}
+	if (old != NULL)
+		activation_warn_unused(cfg);
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct listener_conf *c = &cfg->listeners[i];
-		const struct inherited *in;
-		int fd;
+		int fd, sfd;
 
 		if (find_same(old, c) != NULL)
 			continue;
-		if ((in = find_inherited(c)) != NULL) {
+		if ((sfd = activation_fd(&c->addr)) >= 0) {
 			/* Each worker's loop accepts from its own descriptor
 			 * of the one socket (and closes it when done). */
 			for (unsigned k = 0; k < nworkers; k++) {
-				fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 3);
+				fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
 				if (fd < 0) {
 					log_warn("listener %s (line %d): cannot "
 					    "duplicate the socket from systemd",

@@ -2,9 +2,11 @@
  * listener: the listening sockets of one worker, one per configured
  * listener.  Each is bound with SO_REUSEPORT so every worker has its own
  * accept queue, unless systemd passed the listener's socket (socket
- * activation): then the workers share that one queue.  Accepting checks the trusted listener's allow list
- * (closing before a byte is read) and the global connection limit, and
- * backs off for a second when the process is out of file descriptors.
+ * activation, activation.h): then the workers share that one queue.
+ * Accepting checks the trusted listener's allow list (or, with
+ * proxy_protocol, that the peer is a balancer: ppaccept.h), closing before
+ * a byte is read, and the global connection limit, and backs off for a
+ * second when the process is out of file descriptors.
  */
 #ifndef MCX_LISTENER_H
 #define MCX_LISTENER_H
@@ -16,23 +18,6 @@ struct config;
 struct listener_conf;
 struct loop;
 struct listener;
-
-/*
- * Socket activation: takes the listening sockets systemd passed
- * (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES; the variables are unset so
- * that children do not see them) and matches each to the listener of cfg
- * with its address (path: cfg's file, for messages).  Such a listener accepts on the inherited socket
- * instead of binding its own: every worker gets a duplicate of it, so the
- * connections that arrive while the proxy restarts wait in the kernel
- * queue, which systemd keeps open.  The sockets stay open until
- * listener_inherited_close, whatever reloads do, so a listener a reload
- * removed can come back.  A socket that matches no listener (or the admin
- * listener, which is not inherited) fails the start: -1 after logging.
- * Returns how many sockets were inherited (0 outside socket activation).
- */
-int	listener_inherit(const struct config *cfg, const char *path);
-/* Closes the inherited sockets (at exit, once the workers have ended). */
-void	listener_inherited_close(void);
 
 /*
  * The main thread opens every listening socket, at start and on reload,

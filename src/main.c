@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "activation.h"
 #include "admin.h"
 #include "bufpool.h"
 #include "config.h"
@@ -324,7 +325,7 @@ serve(struct runtime *rt, const char *path)
 	m.workers = xcalloc(m.nworkers, sizeof(*m.workers));
 	m.stats = xcalloc(m.nworkers, sizeof(*m.stats));
 	/* Sockets systemd passed (a .socket unit) before binding the others. */
-	if ((ninherited = listener_inherit(c, path)) < 0 ||
+	if ((ninherited = activation_take(c, path)) < 0 ||
 	    (fds = listener_sockets_open(c, NULL, m.nworkers)) == NULL) {
 		rc = 1;
 		goto out;
@@ -396,7 +397,7 @@ out:
 	event_free(m.reload_watch);
 	event_base_free(m.base);
 	runtime_unref(m.rt);
-	listener_inherited_close();
+	activation_close();
 	stats_routes_free();
 	srclimit_free(shared.srclimit);
 	return rc;
