@@ -269,8 +269,11 @@ listener_new(struct loop *lp, size_t index, const struct listener_conf *c,
 	l->lp = lp;
 	l->index = index;
 	l->conf = c;
+	/* Backlog 0: the socket listens already (1024, or systemd's
+	 * Backlog=); libevent's default would lower it to 128, on systemd's
+	 * socket even after this process is gone. */
 	l->evl = evconnlistener_new(lp->base, accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (l->evl == NULL) {
 		log_warnx("listener %s: cannot watch the socket", c->address);
 		close(fd);

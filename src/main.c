@@ -245,6 +245,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			    "requests in flight", (int)sig, grace);
 			tv = duration_tv(grace);
 			evtimer_add(m->grace, &tv);
+			for (unsigned i = 0; i < m->nworkers; i++)
+				worker_leave(m->workers[i]);
 			return;
 		}
 		log_info("signal %d: stop accepting, finishing requests in flight",

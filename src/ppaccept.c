@@ -34,7 +34,11 @@ struct ppwait {
 	struct event *timer;	/* timeouts.proxy_header, from accept */
 	struct ppwait *prev, *next;
 	size_t have;		/* header bytes read so far */
-	unsigned char buf[PP_MAX_HEADER];
+	size_t cap;		/* of buf */
+	unsigned char *buf;	/* small, or grown (a long v2 header) */
+	/* Enough for any v1 line and a v2 header with IP addresses and a
+	 * few TLVs: a pending connection holds no more until it needs it. */
+	unsigned char small[256];
 };
 
 /* One warning per second per loop at most: a flood of bad headers must
@@ -90,6 +94,8 @@ detach(struct ppwait *w)
 		event_free(w->rd);
 	if (w->timer != NULL)
 		event_free(w->timer);
+	if (w->buf != w->small)
+		free(w->buf);
 	atomic_fetch_sub(&lp->shared->connections, 1);
 	free(w);
 }
@@ -113,11 +119,17 @@ drop(struct ppwait *w, enum pp_error why, const char *what)
 	loop_session_gone(lp);
 }
 
+/*
+ * allow names the clients only when proxy_from names the balancers
+ * (otherwise it was checked against the balancer at accept).  A header
+ * without an address (v2 LOCAL, v1 UNKNOWN, a UNIX or unspecified
+ * family) leaves the balancer as the client, and the balancer then has
+ * to be in allow too: else any client of a balancer's UNIX frontend
+ * would pass a trusted listener's allow unchecked.
+ */
 static bool
 client_allowed(const struct listener_conf *lc, const struct sockaddr *sa)
 {
-	/* allow names the clients only when proxy_from names the
-	 * balancers; otherwise it was checked against the balancer. */
 	if (lc->nproxy_from == 0 || lc->nallow == 0)
 		return true;
 	for (size_t i = 0; i < lc->nallow; i++)
@@ -141,8 +153,9 @@ complete(struct ppwait *w, const struct pp_header *h)
 	size_t li = w->li;
 	int fd = w->fd;
 
-	stats_add(&lp->stats.pp_headers[h->version == 1 ? 0 :
-	    h->has_addr ? 1 : 2], 1);
+	stats_add(&lp->stats.pp_headers[h->version == 1 ?
+	    (h->has_addr ? PPH_V1_PROXY : PPH_V1_UNKNOWN) :
+	    (h->local ? PPH_V2_LOCAL : PPH_V2_PROXY)], 1);
 	if (h->has_addr) {
 		ss = h->src;
 		clen = h->srclen;
@@ -162,7 +175,7 @@ complete(struct ppwait *w, const struct pp_header *h)
 		    h->ssl ? (h->ssl_verified ? " ssl=verified" : " ssl=yes") : "",
 		    h->crc_checked ? " crc=ok" : "",
 		    h->unique_id_len ? " unique_id" : "");
-	if (h->has_addr && !client_allowed(lc, client)) {
+	if (!client_allowed(lc, client)) {
 		snprintf(what, sizeof(what), "client %s not in allow",
 		    addr_format(client, cbuf, sizeof(cbuf)));
 		stats_add(&lp->stats.refused[REFUSED_ALLOW], 1);
@@ -198,7 +211,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Peek first: the bytes after the header (a TLS ClientHello, an
 	 * HTTP request) must stay in the socket for the session. */
-	n = recv(fd, w->buf + w->have, sizeof(w->buf) - w->have, MSG_PEEK);
+	n = recv(fd, w->buf + w->have, w->cap - w->have, MSG_PEEK);
 	if (n == 0) {
 		drop(w, PP_ERR_CLOSED, "closed before the PROXY header ended");
 		return;
@@ -223,8 +236,19 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	w->have += (size_t)n;
-	if (r > 0)
+	if (r > 0) {
 		complete(w, &h);
+		return;
+	}
+	/* Full and still incomplete: only a v2 header with long TLVs gets
+	 * here (pp_parse bounds it by PP_MAX_HEADER). */
+	if (w->have == w->cap) {
+		unsigned char *big = xmalloc(PP_MAX_HEADER);
+
+		memcpy(big, w->buf, w->have);
+		w->buf = big;
+		w->cap = PP_MAX_HEADER;
+	}
 }
 
 static void
@@ -247,6 +271,8 @@ ppaccept_start(struct loop *lp, size_t li, int fd, const struct sockaddr *sa,
 	w->g = loop_gen_get(lp);
 	w->li = li;
 	w->fd = fd;
+	w->buf = w->small;
+	w->cap = sizeof(w->small);
 	if ((size_t)salen > sizeof(w->peer))
 		salen = sizeof(w->peer);
 	memcpy(&w->peer, sa, (size_t)salen);

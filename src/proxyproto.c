@@ -210,18 +210,20 @@ v2_inet6(const unsigned char *a, struct pp_header *h)
 	h->srclen = h->dstlen = sizeof(*s);
 }
 
-/* Copies printable text of a TLV into dst (size > n); false otherwise. */
-static bool
+/*
+ * Keeps a text TLV for the log: cut to fit, bytes outside printable ASCII
+ * as '?'.  These values are informational only (nothing decides on them),
+ * so a long ALPN or a UTF-8 certificate name must not refuse the
+ * connection; the TLV's structure has been checked already.
+ */
+static void
 tlv_text(char *dst, size_t size, const unsigned char *v, size_t n)
 {
 	if (n >= size)
-		return false;
+		n = size - 1;
 	for (size_t i = 0; i < n; i++)
-		if (v[i] < 0x20 || v[i] > 0x7e)
-			return false;
-	memcpy(dst, v, n);
+		dst[i] = v[i] >= 0x20 && v[i] <= 0x7e ? (char)v[i] : '?';
 	dst[n] = '\0';
-	return true;
 }
 
 /* PP2_TYPE_SSL: client flags, verify result, then sub-TLVs. */
@@ -246,13 +248,11 @@ tlv_ssl(const unsigned char *v, size_t n, struct pp_header *h)
 		sl = (size_t)v[off + 1] << 8 | v[off + 2];
 		if (sl > n - off - 3)
 			return false;
-		if (v[off] == TLV_SSL_VERSION &&
-		    !tlv_text(h->ssl_version, sizeof(h->ssl_version),
-		    v + off + 3, sl))
-			return false;
-		if (v[off] == TLV_SSL_CN &&
-		    !tlv_text(h->ssl_cn, sizeof(h->ssl_cn), v + off + 3, sl))
-			return false;
+		if (v[off] == TLV_SSL_VERSION)
+			tlv_text(h->ssl_version, sizeof(h->ssl_version),
+			    v + off + 3, sl);
+		if (v[off] == TLV_SSL_CN)
+			tlv_text(h->ssl_cn, sizeof(h->ssl_cn), v + off + 3, sl);
 		off += 3 + sl;
 	}
 	return true;
@@ -301,6 +301,7 @@ parse_v2(const unsigned char *buf, size_t len, struct pp_header *h,
 		    "address block");
 	/* LOCAL: the balancer's own connection; its addresses (if any)
 	 * are ignored and the real peer stands, as the specification says. */
+	h->local = cmd == 0;
 	h->has_addr = cmd == 1 && (fam == 0x11 || fam == 0x21);
 	if (h->has_addr && fam == 0x11)
 		v2_inet(buf + V2_FIXED, h);
@@ -319,14 +320,10 @@ parse_v2(const unsigned char *buf, size_t len, struct pp_header *h,
 		v = buf + off + 3;
 		switch (buf[off]) {
 		case TLV_ALPN:
-			if (tl == 0 || !tlv_text(h->alpn, sizeof(h->alpn), v, tl))
-				return fail(err, why, PP_ERR_V2, "v2: bad ALPN TLV");
+			tlv_text(h->alpn, sizeof(h->alpn), v, tl);
 			break;
 		case TLV_AUTHORITY:
-			if (tl == 0 || !tlv_text(h->authority,
-			    sizeof(h->authority), v, tl))
-				return fail(err, why, PP_ERR_V2, "v2: bad "
-				    "authority TLV");
+			tlv_text(h->authority, sizeof(h->authority), v, tl);
 			break;
 		case TLV_CRC32C:
 			if (tl != 4 || crc_at != 0)

@@ -41,9 +41,12 @@ struct pp_header {
 	 * check), v1 UNKNOWN, or a v2 family without an IP address: the
 	 * connection's own peer stands. */
 	bool has_addr;
+	/* v2 LOCAL; v1 UNKNOWN is version 1 without an address. */
+	bool local;
 	struct sockaddr_storage src, dst;
 	socklen_t srclen, dstlen;
-	/* v2 TLVs, NUL-terminated where text; empty when absent. */
+	/* v2 TLVs, NUL-terminated where text (cut to fit, bytes outside
+	 * printable ASCII as '?': for the log only); empty when absent. */
 	char alpn[64];
 	char authority[256];
 	unsigned char unique_id[128];

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -29,10 +30,14 @@ sum_file(EVP_MD_CTX *md, const char *path)
 		EVP_DigestUpdate(md, "unreadable", 11);
 		return;
 	}
+	/* A private key passes through here: no stdio buffer to leave it
+	 * in, and the stack copy is wiped. */
+	setvbuf(f, NULL, _IONBF, 0);
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		EVP_DigestUpdate(md, buf, n);
 	EVP_DigestUpdate(md, ferror(f) ? "error" : "end", ferror(f) ? 6 : 4);
 	fclose(f);
+	OPENSSL_cleanse(buf, sizeof(buf));
 }
 
 /*

@@ -146,8 +146,9 @@ start_h2(struct session *s)
 	evtimer_del(s->timer);
 	s->h2 = h2down_new(s->lp, s->conn, session_cfg(s), &cl,
 	    &session_h2_ops, s);
-	/* Accepted before a stop, its handshake done after: GOAWAY now. */
-	if (s->h2 != NULL && s->lp->draining)
+	/* Accepted before a stop (or during drain_grace), its handshake
+	 * done after: GOAWAY now. */
+	if (s->h2 != NULL && loop_leaving(s->lp))
 		h2down_drain(s->h2);
 }
 
@@ -603,12 +604,13 @@ session_drain_all(struct loop *lp)
 }
 
 void
-session_reloaded(struct loop *lp)
+session_h2_goaway(struct loop *lp)
 {
 	struct session *s, *next;
 
-	/* HTTP/2 clients move to the new settings on a new connection: a
-	 * graceful GOAWAY, and the streams in flight finish. */
+	/* A graceful GOAWAY: the streams in flight finish, and the client
+	 * opens its next ones on a new connection (to the new settings
+	 * after a reload, to another instance while leaving). */
 	for (s = lp->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->state == S_H2)

@@ -26,11 +26,14 @@ void	session_accept(struct loop *, size_t listener, int fd,
  * across a reload perhaps. */
 void	session_accept_gen(struct loop *, struct loop_gen *g, size_t listener,
 	    int fd, const struct sockaddr *, socklen_t, struct srclimit_ticket *);
-/* Closes every session that is not in the middle of a request; the others
- * close once their current response is complete. */
+/* Stopping: idle keep-alive connections close now; connections just
+ * accepted (handshake, first request on its way) get that request; the
+ * others close once their current response is complete; HTTP/2 ones get
+ * a graceful GOAWAY. */
 void	session_drain_all(struct loop *);
-/* A reload took effect: HTTP/2 connections get a graceful GOAWAY. */
-void	session_reloaded(struct loop *);
+/* HTTP/2 connections get a graceful GOAWAY: a reload took effect, or the
+ * proxy is leaving (timeouts.drain_grace). */
+void	session_h2_goaway(struct loop *);
 /* Closes every session now (the drain deadline passed). */
 void	session_close_all(struct loop *);
 

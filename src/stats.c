@@ -33,6 +33,9 @@ static const char *const tlsf_label[TLSF_N] = {
 static const char *const refusal_label[REFUSED_N] = {
 	"allow", "max_connections", "max_connections_per_source",
 };
+static const char *const pph_label[PPH_N] = {
+	"proxy", "unknown", "proxy", "local",
+};
 
 /* Route names by slot (see stats.h); main thread only. */
 static char *route_name[STATS_NROUTE];
@@ -261,15 +264,14 @@ stats_render(struct evbuffer *out, const struct stats *const *w, unsigned n)
 		    "{reason=\"%s\"} %llu\n", refusal_label[i],
 		    (unsigned long long)SUM(refused[i]));
 	family(out, "mcxproxy_proxy_protocol_headers_total", "PROXY "
-	    "protocol headers accepted, by version and command (local: a "
-	    "balancer's own connection, e.g. its health check).", "counter");
-	evbuffer_add_printf(out,
-	    "mcxproxy_proxy_protocol_headers_total{version=\"1\",command=\"proxy\"} %llu\n"
-	    "mcxproxy_proxy_protocol_headers_total{version=\"2\",command=\"proxy\"} %llu\n"
-	    "mcxproxy_proxy_protocol_headers_total{version=\"2\",command=\"local\"} %llu\n",
-	    (unsigned long long)SUM(pp_headers[0]),
-	    (unsigned long long)SUM(pp_headers[1]),
-	    (unsigned long long)SUM(pp_headers[2]));
+	    "protocol headers accepted, by version and command (unknown, "
+	    "local: the balancer's own connection, e.g. its health check).",
+	    "counter");
+	for (int i = 0; i < PPH_N; i++)
+		evbuffer_add_printf(out, "mcxproxy_proxy_protocol_headers_total"
+		    "{version=\"%c\",command=\"%s\"} %llu\n",
+		    i <= PPH_V1_UNKNOWN ? '1' : '2', pph_label[i],
+		    (unsigned long long)SUM(pp_headers[i]));
 	family(out, "mcxproxy_proxy_protocol_errors_total", "Connections "
 	    "closed because their PROXY protocol header was bad, late, cut "
 	    "or carried a client outside allow, by reason.", "counter");

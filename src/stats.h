@@ -56,6 +56,15 @@ enum stats_refusal {
 /* PROXY protocol headers refused, by kind: enum pp_error (proxyproto.h). */
 #define STATS_NPPERR	8
 
+/* PROXY protocol headers accepted, by version and command. */
+enum stats_pp_header {
+	PPH_V1_PROXY,		/* TCP4/TCP6 */
+	PPH_V1_UNKNOWN,
+	PPH_V2_PROXY,		/* with an address or not (UNIX, UNSPEC) */
+	PPH_V2_LOCAL,
+	PPH_N,
+};
+
 #define STATS_NPROTO	2	/* enum http_proto */
 #define STATS_NH2CODE	15	/* RFC 9113 error codes 0x0..0xd, then other */
 
@@ -90,7 +99,7 @@ struct stats {
 	atomic_uint_fast64_t h2_goaway[H2S_N][H2D_N];
 	atomic_uint_fast64_t h2_resets[H2S_N][H2D_N][STATS_NH2CODE];
 	atomic_uint_fast64_t h2_defences[H2X_N];
-	atomic_uint_fast64_t pp_headers[3];		/* v1, v2 PROXY, v2 LOCAL */
+	atomic_uint_fast64_t pp_headers[PPH_N];
 	atomic_uint_fast64_t pp_errors[STATS_NPPERR];
 	/* gauges */
 	atomic_uint_fast64_t connections;		/* client connections open */

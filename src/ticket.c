@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "log.h"
 #include "ticket.h"
 #include "xalloc.h"
 
@@ -106,14 +107,31 @@ fingerprint(struct master *m)
 	return 0;
 }
 
-/* Only tab, CR, LF and printable ASCII: anything else is a binary secret
- * (48 random bytes pass this with a chance of about 1e-21). */
+/*
+ * A file mostly of bytes that text does not have (NUL, controls, bytes
+ * over 0x7e) is an older binary secret: about 60 % of random bytes are,
+ * and 48 random bytes fall under a quarter with a chance below 1e-12.
+ * A text key file with a UTF-8 comment or a byte-order mark stays text
+ * (its key lines are then checked byte by byte), so it never silently
+ * turns into one legacy key.
+ */
 static bool
-is_text(const unsigned char *p, size_t n)
+is_binary(const unsigned char *p, size_t n)
 {
+	size_t odd = 0;
+
 	for (size_t i = 0; i < n; i++)
-		if ((p[i] < 0x20 || p[i] > 0x7e) &&
-		    p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+		if (p[i] == '\0' || ((p[i] < 0x20 || p[i] > 0x7e) &&
+		    p[i] != '\t' && p[i] != '\r' && p[i] != '\n'))
+			odd++;
+	return odd * 4 >= n;
+}
+
+static bool
+printable(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
 			return false;
 	return true;
 }
@@ -135,8 +153,8 @@ has_space(const char *p, size_t len)
 
 /*
  * One master per line that is neither blank nor a "#" comment, trimmed;
- * every bad line is reported, at file:LINE.  p is NUL-terminated (is_text:
- * no NUL inside).
+ * every bad line is reported, at file:LINE.  p is NUL-terminated (and
+ * load_file refused a NUL inside).
  */
 static void
 parse_lines(struct ticket_keys *k, char *p, const char *file,
@@ -167,6 +185,13 @@ parse_lines(struct ticket_keys *k, char *p, const char *file,
 			errlist_add(errs, file, lineno, "a ticket key is one "
 			    "word, with no space inside (a comment goes on a "
 			    "line of its own, starting with #)");
+			continue;
+		}
+		if (!printable(p, len)) {
+			errlist_add(errs, file, lineno, "a ticket key is "
+			    "printable ASCII (a byte-order mark or a non-ASCII "
+			    "character is on this line; e.g. openssl rand -base64 "
+			    "48 >> FILE)");
 			continue;
 		}
 		if (len < MASTER_MIN || len > MASTER_MAX) {
@@ -218,7 +243,7 @@ load_file(struct ticket_keys *k, const char *file, const char *conf, int line,
 		errlist_add(errs, conf, line, "cannot read ticket_key_file "
 		    "\"%s\": %s", file, strerror(errno));
 		rc = -1;
-	} else if (!is_text(buf, n)) {
+	} else if (is_binary(buf, n)) {
 		/* Earlier versions read the first bytes of any file. */
 		k->legacy = true;
 		k->n = 1;
@@ -231,6 +256,11 @@ load_file(struct ticket_keys *k, const char *file, const char *conf, int line,
 			    ">> FILE)", file, k->m[0].len, MASTER_MIN);
 			rc = -1;
 		}
+	} else if (memchr(buf, '\0', n) != NULL) {
+		errlist_add(errs, conf, line, "ticket_key_file \"%s\" is text "
+		    "with a NUL byte in it: one key per line, printable ASCII "
+		    "(e.g. openssl rand -base64 48 >> FILE)", file);
+		rc = -1;
 	} else if (n > FILE_MAX) {
 		errlist_add(errs, conf, line, "ticket_key_file \"%s\" is over "
 		    "%d KiB; it holds at most %d keys", file, FILE_MAX / 1024,
@@ -284,6 +314,10 @@ ticket_keys_new(const char *file, double rotation, const char *conf, int line,
 	}
 	/* The last key is announced only: see ticket.h. */
 	k->enc = k->n >= 2 ? k->n - 2 : 0;
+	if (file != NULL)
+		log_debug("ticket_key_file %s: %s, %zu key%s, key %zu encrypts",
+		    file, k->legacy ? "one binary secret (older format)" :
+		    "text keys", k->n, k->n == 1 ? "" : "s", k->enc + 1);
 	for (size_t i = 0; i < k->n; i++)
 		if (fingerprint(&k->m[i]) < 0) {
 			errlist_add(errs, conf, line, "cannot name session "
@@ -463,4 +497,10 @@ ticket_install(SSL_CTX *ctx, struct ticket_keys *k)
 	if (ticket_index < 0 || SSL_CTX_set_ex_data(ctx, ticket_index, k) != 1)
 		return -1;
 	return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) == 1 ? 0 : -1;
+}
+
+void
+ticket_thread_end(void)
+{
+	OPENSSL_cleanse(key_cache, sizeof(key_cache));
 }

@@ -37,5 +37,8 @@ size_t	ticket_keys_count(const struct ticket_keys *);
  * them to ctx (freed with it).  Returns 0, or -1 with the OpenSSL error
  * queued (the keys are then still the caller's). */
 int	ticket_install(struct ssl_ctx_st *, struct ticket_keys *);
+/* A worker thread ends: wipes the keys it derived (they outlive the
+ * secrets otherwise, until newer ones push them out of its cache). */
+void	ticket_thread_end(void);
 
 #endif

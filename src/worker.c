@@ -16,6 +16,7 @@
 #include "ppaccept.h"
 #include "runtime.h"
 #include "session.h"
+#include "ticket.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -97,7 +98,7 @@ apply_reload(struct worker *w, struct runtime *rt, int *fds)
 		listener_sockets_close(fds, c->nlisteners);
 	else if (swap_listeners(w, c, fds) == 0) {
 		loop_set_runtime(&w->loop, rt);
-		session_reloaded(&w->loop);
+		session_h2_goaway(&w->loop);
 	}
 	else
 		log_warnx("worker %u: keeps serving generation %u", w->index,
@@ -152,9 +153,14 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	rt = atomic_exchange_explicit(&w->next_rt, NULL, memory_order_acquire);
 	if (rt != NULL)
 		apply_reload(w, rt, w->next_fds);
+	if (atomic_load(&w->leave_requested) && !w->left) {
+		w->left = true;
+		session_h2_goaway(&w->loop);
+	}
 	if (atomic_load(&w->stop_requested) && !w->loop.draining)
 		begin_drain(w);
 }
+
 struct worker *
 worker_new(unsigned index, struct runtime *rt, const int *fds,
     struct loop_shared *sh)
@@ -165,6 +171,7 @@ worker_new(unsigned index, struct runtime *rt, const int *fds,
 
 	w->index = index;
 	atomic_init(&w->stop_requested, false);
+	atomic_init(&w->leave_requested, false);
 	atomic_init(&w->next_rt, NULL);
 	atomic_init(&w->applied, rt->generation);
 	/*
@@ -204,6 +211,7 @@ run(void *arg)
 
 	event_base_loop(w->loop.base, EVLOOP_NO_EXIT_ON_EMPTY);
 	bufpool_thread_end();
+	ticket_thread_end();
 	atomic_fetch_add(&w->loop.shared->workers_done, 1);
 	return NULL;
 }
@@ -234,6 +242,13 @@ void
 worker_stop(struct worker *w)
 {
 	atomic_store(&w->stop_requested, true);
+	wake(w);
+}
+
+void
+worker_leave(struct worker *w)
+{
+	atomic_store(&w->leave_requested, true);
 	wake(w);
 }
 

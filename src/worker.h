@@ -33,6 +33,8 @@ struct worker {
 	int wake_fd;
 	struct event *wake_ev;
 	atomic_bool stop_requested;
+	atomic_bool leave_requested;	/* drain_grace began */
+	bool left;			/* ...and this loop acted on it */
 	_Atomic(struct runtime *) next_rt;	/* with next_fds; one at a time */
 	int *next_fds;
 	atomic_uint applied;		/* generation this worker now serves */
@@ -49,6 +51,10 @@ int	worker_start(struct worker *);
 /* From any thread: stop accepting, finish in-flight requests within
  * timeouts.drain, then end the loop. */
 void	worker_stop(struct worker *);
+/* From any thread: timeouts.drain_grace began (loop_shared.leaving is
+ * set): HTTP/2 clients get a graceful GOAWAY now, as HTTP/1.1 responses
+ * close their connections, so that they move to other instances. */
+void	worker_leave(struct worker *);
 /*
  * From the main thread: serve rt (a reference is taken) from now on.
  * fds: this worker's sockets for rt's listeners, -1 where the running

@@ -16,7 +16,9 @@
 #     connection for 192.0.2.50 is closed, 192.0.2.51 is served;
 #   trusted listener, proxy_from = [balancer], allow = [192.0.2.0/25]:
 #     carried 192.0.2.7 served (plain HTTP), carried 192.0.2.200 closed
-#     (metric reason "address"), a header from 127.0.0.9 closed at accept;
+#     (metric reason "address"), a header from 127.0.0.9 closed at accept,
+#     LOCAL and UNKNOWN from the balancer closed (the balancer, then the
+#     client, is not in allow);
 #   mcxproxy -t: proxy_protocol without balancers, a trusted listener
 #     without proxy_from, proxy_from without proxy_protocol: errors;
 #   timeouts.drain_grace = 2: after SIGTERM /healthz answers 503 at once,
@@ -86,6 +88,8 @@ out=$(pp --header v2 --client '[2001:db8::8]:7001')
 expect_match "$out" '^X-Forwarded-For: 2001:db8::8$' "v2 TCP6"
 out=$(pp --header v2 --client 192.0.2.9:7002 --tlvs --crc --split 3 --pause-ms 20)
 expect_match "$out" '^X-Forwarded-For: 192\.0\.2\.9$' "v2 header in 3-byte pieces"
+out=$(pp --header v2 --client 192.0.2.14:7004 --tlvs --crc --pad 3000 --split 700 --pause-ms 20)
+expect_match "$out" '^X-Forwarded-For: 192\.0\.2\.14$' "v2 header of 3.1 KB (TLVs) in pieces"
 out=$(pp --header v1 --client 192.0.2.10:7003 --split 5 --pause-ms 20)
 expect_match "$out" '^X-Forwarded-For: 192\.0\.2\.10$' "v1 header in 5-byte pieces"
 expect_no_match "$(cat "$TMP/proxy.log")" 'client=127\.0\.0\.5' "no request logged as the balancer yet"
@@ -96,7 +100,8 @@ expect_match "$out" '^X-Forwarded-For: 127\.0\.0\.5$' "v2 LOCAL"
 out=$(pp --header v1unknown)
 expect_match "$out" '^X-Forwarded-For: 127\.0\.0\.5$' "v1 UNKNOWN"
 expect_eq "$(metric 'mcxproxy_proxy_protocol_headers_total{version="2",command="local"}')" 1 "LOCAL counted"
-expect_eq "$(metric 'mcxproxy_proxy_protocol_headers_total{version="1",command="proxy"}')" 4 "v1 headers counted"
+expect_eq "$(metric 'mcxproxy_proxy_protocol_headers_total{version="1",command="proxy"}')" 3 "v1 headers counted"
+expect_eq "$(metric 'mcxproxy_proxy_protocol_headers_total{version="1",command="unknown"}')" 1 "v1 UNKNOWN counted"
 
 say "(c) bad headers are closed before TLS and counted"
 out=$(pp --header v2 --client 192.0.2.11:1 --bad-crc)
@@ -152,6 +157,11 @@ expect_match "$out" '^CLOSED' "carried client outside allow"
 expect_eq "$(metric 'mcxproxy_proxy_protocol_errors_total{reason="address"}')" 1 "outside allow counted"
 out=$(tp --src 127.0.0.9 --header v2 --client 192.0.2.7:9)
 expect_match "$out" '^CLOSED' "trusted: header from a non-balancer"
+out=$(tp --src 127.0.0.5 --header v2local)
+expect_match "$out" '^CLOSED' "trusted: LOCAL leaves the balancer as client, not in allow"
+out=$(tp --src 127.0.0.5 --header v1unknown)
+expect_match "$out" '^CLOSED' "trusted: UNKNOWN likewise"
+expect_eq "$(metric 'mcxproxy_proxy_protocol_errors_total{reason="address"}')" 3 "outside allow counted"
 
 say "(f) configuration errors"
 bad_conf() {

@@ -4,7 +4,7 @@ protocol header (v1, v2, v2 LOCAL, or raw bytes), then TLS (or plain HTTP
 with --plain) and one GET, as the client the header names.
 
   ppclient.py PORT --src 127.0.0.5 --header v2 --client 192.0.2.7:5555
-      [--crc | --bad-crc] [--tlvs] [--split N] [--pause-ms MS]
+      [--crc | --bad-crc] [--tlvs] [--pad N] [--split N] [--pause-ms MS]
       [--stop-after N] [--hold SECONDS] [--host H] [--path P]
       [--cafile CA] [--plain] [--timeout S]
 
@@ -70,6 +70,8 @@ def header(a, dst):
     if a.tlvs:
         body += tlv(0x01, b"http/1.1") + tlv(0x02, a.host.encode()) + tlv(0x05, b"lb-req-42")
         body += tlv(0x20, bytes([0x01, 0, 0, 0, 0]) + tlv(0x21, b"TLSv1.3"))
+    if a.pad:
+        body += tlv(0x04, b"\0" * a.pad)
     if a.crc or a.bad_crc:
         body += tlv(0x03, b"\0\0\0\0")
     h = SIG + bytes([0x20 if local else 0x21, fam]) + struct.pack(">H", len(body)) + body
@@ -101,6 +103,7 @@ def main():
     p.add_argument("--crc", action="store_true")
     p.add_argument("--bad-crc", action="store_true")
     p.add_argument("--tlvs", action="store_true")
+    p.add_argument("--pad", type=int, default=0, help="a NOOP TLV of N bytes")
     p.add_argument("--split", type=int, default=0)
     p.add_argument("--pause-ms", type=int, default=50)
     p.add_argument("--stop-after", type=int, default=-1)

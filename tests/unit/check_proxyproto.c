@@ -283,6 +283,7 @@ START_TEST(v2_tcp6_and_local)
 	v2_end(&v, false);
 	ck_assert_int_eq(parse_all(v.b, v.n, &h, &err), 16);
 	ck_assert(!h.has_addr);
+	ck_assert(h.local);
 	v2_begin(&v, 0x20, 0x11);
 	v2_tcp4(&v, "192.0.2.9", "198.51.100.2", 1, 2);
 	v2_end(&v, false);
@@ -337,13 +338,8 @@ START_TEST(v2_refused)
 	v2_put(&v, "\x02\x00", 2);
 	v2_end(&v, false);
 	ck_assert_int_eq(parse_all(v.b, v.n, &h, &err), -1);
-	/* an authority with a control byte, a unique id over 128 bytes,
-	 * a CRC TLV of the wrong size, two CRC TLVs, a short SSL TLV */
-	v2_begin(&v, 0x21, 0x11);
-	v2_tcp4(&v, "192.0.2.9", "198.51.100.2", 1, 2);
-	v2_tlv(&v, 0x02, "a\nb", 3);
-	v2_end(&v, false);
-	ck_assert_int_eq(parse_all(v.b, v.n, &h, &err), -1);
+	/* a unique id over 128 bytes, a CRC TLV of the wrong size, two CRC
+	 * TLVs, a short SSL TLV */
 	memset(big, 'x', sizeof(big));
 	v2_begin(&v, 0x21, 0x11);
 	v2_tcp4(&v, "192.0.2.9", "198.51.100.2", 1, 2);
@@ -380,6 +376,40 @@ START_TEST(v2_refused)
 }
 END_TEST
 
+START_TEST(v2_informational_tlvs)
+{
+	/* A UTF-8 certificate name, a 200-byte ALPN, an authority with a
+	 * control byte: logged cut and masked, never a refusal. */
+	static const unsigned char ssl[] = {
+		0x07, 0, 0, 0, 0,
+		0x22, 0, 6, 'J', 0xc3, 0xbc, 'r', 'g', 'x',
+	};
+	unsigned char alpn[200];
+	struct v2 v;
+	struct pp_header h;
+	enum pp_error err;
+
+	memset(alpn, 'a', sizeof(alpn));
+	v2_begin(&v, 0x21, 0x11);
+	v2_tcp4(&v, "192.0.2.9", "198.51.100.2", 1, 2);
+	v2_tlv(&v, 0x01, alpn, sizeof(alpn));
+	v2_tlv(&v, 0x02, "a\nb", 3);
+	v2_tlv(&v, 0x20, ssl, sizeof(ssl));
+	v2_end(&v, false);
+	ck_assert_int_eq(parse_all(v.b, v.n, &h, &err), v.n);
+	ck_assert_uint_eq(strlen(h.alpn), sizeof(h.alpn) - 1);
+	ck_assert_str_eq(h.authority, "a?b");
+	ck_assert_str_eq(h.ssl_cn, "J??rgx");
+	ck_assert(h.ssl_verified);
+	/* An SSL sub-TLV running past its TLV is still refused. */
+	v2_begin(&v, 0x21, 0x11);
+	v2_tcp4(&v, "192.0.2.9", "198.51.100.2", 1, 2);
+	v2_tlv(&v, 0x20, "\x01\0\0\0\0\x22\0\x09" "ab", 10);
+	v2_end(&v, false);
+	ck_assert_int_eq(parse_all(v.b, v.n, &h, &err), -1);
+}
+END_TEST
+
 START_TEST(crc32c_known_value)
 {
 	/* The check value of CRC-32C (RFC 3720, B.4). */
@@ -403,6 +433,7 @@ main(void)
 	tcase_add_test(tc, v2_proxy_with_tlvs);
 	tcase_add_test(tc, v2_tcp6_and_local);
 	tcase_add_test(tc, v2_refused);
+	tcase_add_test(tc, v2_informational_tlvs);
 	tcase_add_test(tc, crc32c_known_value);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
