@@ -29,6 +29,10 @@ spec_for_server(const struct config *c, const struct server_conf *sv,
 	sp->protocol = sv->protocol;
 	sp->pool = sv->pool;
 	sp->health = sv->health;
+	/* Active checks name the first host that is not a wildcard. */
+	for (size_t i = 0; i < sv->nhosts && sp->health_host == NULL; i++)
+		if (strncmp(sv->hosts[i], "*.", 2) != 0)
+			sp->health_host = sv->hosts[i];
 	sp->connect_timeout = c->timeouts.upstream_connect;
 	sp->idle_timeout = sp->pool.idle_timeout;
 }
@@ -103,6 +107,7 @@ gen_new(struct loop *lp, struct runtime *rt, const struct loop_gen *prev,
 		memcpy(sp.tls_sum, rt->server_tls_sum[i], sizeof(sp.tls_sum));
 		sp.stats = &lp->stats;
 		sp.ejected = rt->server_ejected[i];
+		sp.route_slot = rt->server_slot[i];
 		g->server_pools[i] = gen_pool(lp, prev ? prev->server_pools : NULL,
 		    pc ? pc->nservers : 0, &sp, kept);
 	}
@@ -111,6 +116,7 @@ gen_new(struct loop *lp, struct runtime *rt, const struct loop_gen *prev,
 		memcpy(sp.tls_sum, rt->partner_tls_sum[i], sizeof(sp.tls_sum));
 		sp.stats = &lp->stats;
 		sp.ejected = rt->partner_ejected[i];
+		sp.route_slot = rt->partner_slot[i];
 		g->partner_pools[i] = gen_pool(lp, prev ? prev->partner_pools : NULL,
 		    pc ? pc->npartners : 0, &sp, kept);
 	}

@@ -280,6 +280,26 @@ stats_render(struct evbuffer *out, const struct stats *const *w, unsigned n)
 		    "{reason=\"%s\"} %llu\n", pp_error_name((enum pp_error)i),
 		    (unsigned long long)SUM(pp_errors[i]));
 	render_h2(out, w, n);
+	family(out, "mcxproxy_upstream_health_checks_total", "Active health "
+	    "checks (health.path) of upstream targets, by route and result; "
+	    "routes never checked have no row.", "counter");
+	for (unsigned rt_i = 1; rt_i < STATS_NROUTE; rt_i++) {
+		/* Offsets by hand: GCC's offsetof with two variable indices
+		 * is off by one element under -fsanitize=address. */
+		size_t off = offsetof(struct stats, health_checks) +
+		    rt_i * sizeof(w[0]->health_checks[0]);
+		uint64_t ok = sum(w, n, off);
+		uint64_t bad = sum(w, n, off + sizeof(w[0]->health_checks[0][0]));
+
+		if (ok == 0 && bad == 0)
+			continue;
+		evbuffer_add_printf(out, "mcxproxy_upstream_health_checks_total"
+		    "{route=\"%s\",result=\"ok\"} %llu\n"
+		    "mcxproxy_upstream_health_checks_total"
+		    "{route=\"%s\",result=\"fail\"} %llu\n",
+		    route_label(rt_i), (unsigned long long)ok,
+		    route_label(rt_i), (unsigned long long)bad);
+	}
 	family(out, "mcxproxy_upstream_connections", "Upstream connections "
 	    "open, by state (active: connecting or carrying a request; idle: "
 	    "pooled).", "gauge");

@@ -101,6 +101,8 @@ struct stats {
 	atomic_uint_fast64_t h2_defences[H2X_N];
 	atomic_uint_fast64_t pp_headers[PPH_N];
 	atomic_uint_fast64_t pp_errors[STATS_NPPERR];
+	/* Active health checks (health.path) by route slot: passed, failed. */
+	atomic_uint_fast64_t health_checks[STATS_NROUTE][2];
 	/* gauges */
 	atomic_uint_fast64_t connections;		/* client connections open */
 	atomic_uint_fast64_t idle_connections;		/* ... of which keep-alive idle */

@@ -1,11 +1,13 @@
 /*
  * upstream: connection pools (see upstream.h).  Idle connections (no
  * stream) sit on a LIFO list: the most recently used one is the most
- * likely to still be open on the server's side.  Target health is
- * passive: a target is ejected after `fails` consecutive failures and
+ * likely to still be open on the server's side.  Passive target
+ * health: a target is ejected after `fails` consecutive failures and
  * comes back after `interval` seconds, when the next request tries it
  * again; the last target not ejected never is (a dead one costs a
  * connect error per request, but one that comes back serves at once).
+ * Active health (health.path, healthcheck.c): checks that fail `fails`
+ * times in a row take a target out, the last one too, until one passes.
  * A reload whose configuration leaves a pool's settings as they were
  * hands the pool itself to the new generation (upstream_pool_adopt).
  *
@@ -28,6 +30,7 @@
 
 #include "conn.h"
 #include "duration.h"
+#include "healthcheck.h"
 #include "log.h"
 #include "tls.h"
 #include "upstream.h"
@@ -75,13 +78,17 @@ upstream_pool_new(struct event_base *base, const struct upstream_spec *spec)
 		p->tls.key = dup_opt(tls->key);
 	}
 	p->health_path = dup_opt(spec->health.path);
+	p->health_host = dup_opt(spec->health_host);
 	p->spec.name = p->name;
 	p->spec.targets = p->targets;
 	p->spec.tls = &p->tls;
 	p->spec.health.path = p->health_path;
+	p->spec.health_host = p->health_host;
 	if (p->spec.ssl_ctx != NULL)
 		SSL_CTX_up_ref(p->spec.ssl_ctx);
 	p->health = xcalloc(spec->ntargets, sizeof(*p->health));
+	if (p->health_path != NULL)
+		p->hc = hc_start(p);
 	return p;
 }
 
@@ -98,6 +105,7 @@ pool_destroy(struct upstream_pool *p)
 	free(p->tls.certificate);
 	free(p->tls.key);
 	free(p->health_path);
+	free(p->health_host);
 	SSL_CTX_free(p->spec.ssl_ctx);	/* our reference; NULL is ignored */
 	free(p->health);
 	free(p);
@@ -145,6 +153,8 @@ void
 upstream_pool_retire(struct upstream_pool *p)
 {
 	p->retired = true;
+	hc_stop(p->hc);		/* no check may call into a freed pool */
+	p->hc = NULL;
 	/* The gauge is the current runtime's, which may be freed before
 	 * the older generations that still hold this pool. */
 	p->spec.ejected = NULL;
@@ -202,10 +212,28 @@ upstream_pool_fits(const struct upstream_pool *p, const struct upstream_spec *sp
 	    a->ping_interval == b->ping_interval &&
 	    a->idle_timeout == b->idle_timeout &&
 	    str_eq(o->health.path, sp->health.path) &&
+	    str_eq(o->health_host, sp->health_host) &&
 	    o->health.interval == sp->health.interval &&
 	    o->health.fails == sp->health.fails &&
 	    o->connect_timeout == sp->connect_timeout &&
 	    o->idle_timeout == sp->idle_timeout && o->stats == sp->stats;
+}
+
+/* The health gauge of target t, from its state: the wall-clock second
+ * until which it is out (the largest value while a check must pass). */
+static void
+gauge_set(struct upstream_pool *p, size_t t)
+{
+	const struct target_health *h = &p->health[t];
+	int_fast64_t v = 0;
+
+	if (p->spec.ejected == NULL)
+		return;
+	if (h->down)
+		v = INT_FAST64_MAX;
+	else if (timerisset(&h->ejected_until))
+		v = (int_fast64_t)h->ejected_until.tv_sec + 1;
+	atomic_store_explicit(&p->spec.ejected[t], v, memory_order_relaxed);
 }
 
 void
@@ -223,21 +251,18 @@ upstream_pool_adopt(struct upstream_pool *p, const struct upstream_spec *sp)
 	/* The new runtime's gauge starts healthy: tell it what carries
 	 * over. */
 	p->spec.ejected = sp->ejected;
-	if (p->spec.ejected == NULL)
-		return;
+	p->spec.route_slot = sp->route_slot;
 	event_base_gettimeofday_cached(p->base, &now);
 	for (size_t t = 0; t < p->spec.ntargets; t++)
 		if (up_is_ejected(p, t, &now))
-			atomic_store_explicit(&p->spec.ejected[t],
-			    (int_fast64_t)p->health[t].ejected_until.tv_sec + 1,
-			    memory_order_relaxed);
+			gauge_set(p, t);
 }
 
 
 bool
 up_is_ejected(const struct upstream_pool *p, size_t t, const struct timeval *now)
 {
-	return timercmp(&p->health[t].ejected_until, now, >);
+	return p->health[t].down || timercmp(&p->health[t].ejected_until, now, >);
 }
 
 /* The stream that a connection's events belong to (HTTP/1.1: its only
@@ -513,14 +538,16 @@ up_report(struct upstream_conn *c, bool ok)
 
 	if (ok) {
 		h->fails = 0;
-		if (p->spec.ejected != NULL)
+		/* A request that was in flight when the checks took the
+		 * target out does not bring it back: the next check does. */
+		if (p->spec.ejected != NULL && !h->down)
 			atomic_store_explicit(&p->spec.ejected[c->target], 0,
 			    memory_order_relaxed);
 		return;
 	}
 	if (h->fails < UINT_MAX)
 		h->fails++;
-	if (h->fails < p->spec.health.fails)
+	if (h->fails < p->spec.health.fails || h->down)
 		return;
 	event_base_gettimeofday_cached(p->base, &now);
 	if (!other_in_rotation(p, c->target, &now)) {
@@ -541,12 +568,51 @@ up_report(struct upstream_conn *c, bool ok)
 	d = duration_tv(p->spec.health.interval);
 	timeradd(&now, &d, &h->ejected_until);
 	h->fails = 0;
-	if (p->spec.ejected != NULL)
-		atomic_store_explicit(&p->spec.ejected[c->target],
-		    (int_fast64_t)h->ejected_until.tv_sec + 1, memory_order_relaxed);
+	gauge_set(p, c->target);
 	log_warnx("upstream %s: target %s ejected for %.1fs after %u failures",
 	    p->spec.name, p->spec.targets[c->target].spec,
 	    p->spec.health.interval, p->spec.health.fails);
+}
+
+/*
+ * Active health.  A failed check counts in the same streak as failed
+ * requests, and unlike them may take the last target out: the server
+ * answered (or failed to) on a path meant to say whether it serves, so
+ * requests get 503 with Retry-After rather than its errors.  A passed
+ * check clears the streak and brings the target back at once, whether
+ * checks or requests took it out.
+ */
+void
+up_check_result(struct upstream_pool *p, size_t t, bool ok, const char *why)
+{
+	struct target_health *h = &p->health[t];
+	const char *tg = p->spec.targets[t].spec;
+	struct timeval now;
+
+	event_base_gettimeofday_cached(p->base, &now);
+	if (ok) {
+		bool was_out = up_is_ejected(p, t, &now);
+
+		h->fails = 0;
+		h->down = false;
+		timerclear(&h->ejected_until);
+		gauge_set(p, t);
+		if (was_out)
+			log_info("upstream %s: target %s is back in rotation: "
+			    "its health check passed", p->spec.name, tg);
+		return;
+	}
+	if (h->fails < UINT_MAX)
+		h->fails++;
+	if (h->down || h->fails < p->spec.health.fails)
+		return;
+	h->down = true;
+	gauge_set(p, t);
+	log_warnx("upstream %s: target %s is down after %u failures in a row "
+	    "(the last a health check of %s: %s); out of rotation until a "
+	    "check passes%s", p->spec.name, tg, h->fails, p->spec.health.path,
+	    why, other_in_rotation(p, t, &now) ? "" :
+	    "; no target of this server is left in rotation");
 }
 
 void

@@ -5,8 +5,11 @@
  * that are not ejected, bounds idle and total connections, and ejects a
  * target after health.fails consecutive failures for health.interval
  * seconds (then tries it again), unless it is the last target not
- * ejected.  A pool belongs to one worker thread and is never locked; a
- * reload may hand it, warm, to the worker's next generation.
+ * ejected; with health.path set, it also checks each target every
+ * health.interval (healthcheck.h), and a target whose checks fail
+ * health.fails times in a row is out until one passes.  A pool belongs
+ * to one worker thread and is never locked; a reload may hand it, warm,
+ * to the worker's next generation.
  *
  * A request leases a stream on a connection (struct upstream_stream),
  * not the connection: HTTP/1.1 connections carry one stream at a time,
@@ -67,6 +70,11 @@ struct upstream_spec {
 	enum http_proto protocol;
 	struct pool_conf pool;
 	struct health_conf health;
+	/* Active checks (health.path): the Host they name (NULL: the TLS
+	 * server_name, else the target as configured), and the route slot
+	 * (stats_route_slot) they are counted under. */
+	const char *health_host;
+	unsigned route_slot;
 	double connect_timeout;
 	double idle_timeout;		/* how long an idle connection is kept */
 	struct stats *stats;		/* the worker's: connection gauges */
@@ -83,16 +91,18 @@ struct upstream_pool *upstream_pool_new(struct event_base *, const struct upstre
  */
 void	upstream_pool_free(struct upstream_pool *);
 /* A reload replaced this pool: idle connections close now, and acquired
- * ones close when released (they are not kept idle). */
+ * ones close when released (they are not kept idle); active checks stop,
+ * those in flight closed. */
 void	upstream_pool_retire(struct upstream_pool *);
 /*
  * Reloads.  fits: spec (a new configuration's) would build exactly this
  * pool: same targets, TLS settings and files' contents, protocol, pool,
- * health and timeouts.  adopt: the new generation holds the pool too (a
+ * health (and the checks' Host) and timeouts.  adopt: the new generation holds the pool too (a
  * hold, released with upstream_pool_free): its idle connections, the
  * streams in flight and each target's failure count and ejection carry
- * over; new connections use spec's ssl_ctx, and the health gauge is
- * spec's (the new runtime's), set from the carried state.
+ * over, and the active checks go on; new connections (checks too) use
+ * spec's ssl_ctx, and the health gauge is spec's (the new runtime's), set
+ * from the carried state.
  */
 bool	upstream_pool_fits(const struct upstream_pool *,
 	    const struct upstream_spec *);

@@ -16,6 +16,7 @@
 
 struct event;
 struct h2up;
+struct hc_pool;
 
 #define CONN_MAGIC 0x75706331u	/* "upc1" */
 
@@ -26,8 +27,9 @@ enum uc_state {
 };
 
 struct target_health {
-	unsigned fails;		/* consecutive */
-	struct timeval ejected_until;
+	unsigned fails;		/* consecutive, of requests and checks */
+	struct timeval ejected_until;	/* passive: out until then */
+	bool down;		/* active: out until a check passes */
 };
 
 struct upstream_conn;
@@ -83,6 +85,8 @@ struct upstream_pool {
 	struct target *targets;
 	struct tls_client_conf tls;
 	char *health_path;
+	char *health_host;
+	struct hc_pool *hc;		/* active checks; NULL: none */
 	unsigned holds;			/* generations holding the pool */
 	struct target_health *health;
 	size_t rr;
@@ -108,6 +112,10 @@ struct upstream_conn *up_conn_open(struct upstream_pool *, size_t t,
 	    const char **why);
 /* Passive health: a request on c failed or succeeded. */
 void	up_report(struct upstream_conn *, bool ok);
+/* Active health (healthcheck.c): a check of target t passed or failed
+ * (why: what failed, for the log). */
+void	up_check_result(struct upstream_pool *, size_t t, bool ok,
+	    const char *why);
 
 /* upstream_h2.c: the connection's events, and the pool's calls. */
 void	up_h2_read(struct upstream_conn *);
