@@ -6,7 +6,7 @@
  * comes back after `interval` seconds, when the next request tries it
  * again; the last target not ejected never is (a dead one costs a
  * connect error per request, but one that comes back serves at once).
- * Active health (health.path, healthcheck.c): checks that fail `fails`
+ * Active health (health.path, upstream_health.c): checks that fail `fails`
  * times in a row take a target out, the last one too, until one passes.
  * A reload whose configuration leaves a pool's settings as they were
  * hands the pool itself to the new generation (upstream_pool_adopt).
@@ -30,7 +30,6 @@
 
 #include "conn.h"
 #include "duration.h"
-#include "healthcheck.h"
 #include "log.h"
 #include "tls.h"
 #include "upstream.h"

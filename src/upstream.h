@@ -6,7 +6,7 @@
  * target after health.fails consecutive failures for health.interval
  * seconds (then tries it again), unless it is the last target not
  * ejected; with health.path set, it also checks each target every
- * health.interval (healthcheck.h), and a target whose checks fail
+ * health.interval (upstream_health.c), and a target whose checks fail
  * health.fails times in a row is out until one passes.  A pool belongs
  * to one worker thread and is never locked; a reload may hand it, warm,
  * to the worker's next generation.

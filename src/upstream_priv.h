@@ -1,8 +1,9 @@
 /*
- * upstream_priv.h: what upstream.c (pools, targets, HTTP/1.1 connections)
- * and upstream_h2.c (HTTP/2 connections, many streams each) share: the
- * pool, connection and stream records, and each side's calls into the
- * other.  Nothing else includes it.
+ * upstream_priv.h: what upstream.c (pools, targets, HTTP/1.1 connections),
+ * upstream_h2.c (HTTP/2 connections, many streams each) and
+ * upstream_health.c (active health checks) share: the pool, connection
+ * and stream records, and each one's calls into the others.  Nothing else
+ * includes it.
  */
 #ifndef MCX_UPSTREAM_PRIV_H
 #define MCX_UPSTREAM_PRIV_H
@@ -112,10 +113,31 @@ struct upstream_conn *up_conn_open(struct upstream_pool *, size_t t,
 	    const char **why);
 /* Passive health: a request on c failed or succeeded. */
 void	up_report(struct upstream_conn *, bool ok);
-/* Active health (healthcheck.c): a check of target t passed or failed
+/* Active health (upstream_health.c): a check of target t passed or failed
  * (why: what failed, for the log). */
 void	up_check_result(struct upstream_pool *, size_t t, bool ok,
 	    const char *why);
+
+/*
+ * upstream_health.c: the active health checks of one pool's targets
+ * (health.path).  Every health.interval each target is asked, on a new
+ * connection made as the pool makes its own (same TLS context, server
+ * name, client certificate and ALPN): HTTP/1.1 "GET path" with
+ * Connection: close, or, for protocol "h2", a GET on one HTTP/2 stream.
+ * A final status of 2xx or 3xx passes; any other status, a connect or
+ * TLS failure, a broken or garbled answer, or none within the deadlines
+ * fails.  Results go to the pool's target health (up_check_result).
+ * Each worker checks its own pools: the state is the worker's, like the
+ * pool's, and needs no lock.  Check connections are not the pool's: they
+ * carry no request and count in none of its gauges or limits.
+ *
+ * hc_start: starts checking p's targets (p->spec.health.path is set); the
+ * first check of each comes after a random part of the interval, so that
+ * workers and targets do not all fire together.  hc_stop: stops the
+ * checks and closes those in flight (none reports after); NULL is ignored.
+ */
+struct hc_pool *hc_start(struct upstream_pool *p);
+void	hc_stop(struct hc_pool *);
 
 /* upstream_h2.c: the connection's events, and the pool's calls. */
 void	up_h2_read(struct upstream_conn *);

@@ -135,13 +135,23 @@ trap 'exit 143' TERM
 
 # ---- waiting ------------------------------------------------------------------
 
-# free_port: prints a TCP port that was free a moment ago on 127.0.0.1.
-# Servers that can bind port 0 and report it (origin.py) should do that.
+# free_port: prints a TCP port that was free a moment ago on 127.0.0.1,
+# and never one it gave this test before (the kernel may hand the same
+# ephemeral port out twice while nothing listens on it yet; the list is a
+# file because free_port runs in $(...) subshells).  Servers that can bind
+# port 0 and report it (origin.py) should do that.
 free_port() {
-	python3 -c 'import socket
+	while :; do
+		_fp=$(python3 -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+print(s.getsockname()[1])')
+		if ! grep -qx "$_fp" "$TMP/.free_ports" 2>/dev/null; then
+			echo "$_fp" >>"$TMP/.free_ports"
+			echo "$_fp"
+			return 0
+		fi
+	done
 }
 
 # wait_port [HOST:]PORT [SECONDS] [PID]: polls until a TCP connect succeeds

@@ -1,5 +1,6 @@
 /*
- * healthcheck: active checks of a pool's targets (see healthcheck.h).
+ * upstream_health: active checks of a pool's targets (see
+ * upstream_priv.h).
  *
  * One record per target, one timer each: it fires every interval (the
  * first time after a random part of it), and a check still running then
@@ -38,7 +39,6 @@
 #include "conn.h"
 #include "duration.h"
 #include "h2_up.h"
-#include "healthcheck.h"
 #include "log.h"
 #include "stats.h"
 #include "tls.h"
