@@ -300,10 +300,14 @@ ref_content_length(const struct msg_field *f, uint64_t *v)
 	if (f->value_len == 0)
 		return false;
 	for (size_t i = 0; i < f->value_len; i++) {
-		if (!is_digit((uint8_t)f->value[i]) ||
-		    *v > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(f->value[i] - '0');
+
+		/* Exact: every value up to UINT64_MAX fits (llhttp's rule
+		 * too); the bound here once refused the last few. */
+		if (!is_digit((uint8_t)f->value[i]) || *v > UINT64_MAX / 10 ||
+		    (*v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
 			return false;
-		*v = *v * 10 + (uint64_t)(f->value[i] - '0');
+		*v = *v * 10 + d;
 	}
 	return true;
 }
