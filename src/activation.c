@@ -31,32 +31,11 @@ struct inherited {
 static struct inherited *inherited;
 static size_t ninherited;
 
-static bool
-sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port &&
-		    x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		    x->sin6_scope_id == y->sin6_scope_id &&
-		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
 int
 activation_fd(const struct addr *a)
 {
 	for (size_t i = 0; i < ninherited; i++)
-		if (sockaddr_equal((const struct sockaddr *)&inherited[i].addr.ss,
+		if (addr_same((const struct sockaddr *)&inherited[i].addr.ss,
 		    (const struct sockaddr *)&a->ss))
 			return inherited[i].fd;
 	return -1;
@@ -99,11 +78,11 @@ inherit_one(struct inherited *in, const struct config *cfg, const char *path)
 	}
 	addr_format(sa, buf, sizeof(buf));
 	for (i = 0; i < cfg->nlisteners; i++)
-		if (sockaddr_equal(sa,
+		if (addr_same(sa,
 		    (const struct sockaddr *)&cfg->listeners[i].addr.ss))
 			break;
 	if (i == cfg->nlisteners) {
-		if (cfg->has_admin && sockaddr_equal(sa,
+		if (cfg->has_admin && addr_same(sa,
 		    (const struct sockaddr *)&cfg->admin.ss))
 			log_warnx("socket activation: the socket unit passes %s "
 			    "(%s), the admin address; the admin listener binds "
@@ -163,7 +142,7 @@ activation_take(const struct config *cfg, const char *path)
 		if (inherit_one(&inherited[i], cfg, path) < 0)
 			return -1;
 		for (size_t j = 0; j < i; j++)
-			if (sockaddr_equal((struct sockaddr *)&inherited[i].addr.ss,
+			if (addr_same((struct sockaddr *)&inherited[i].addr.ss,
 			    (struct sockaddr *)&inherited[j].addr.ss)) {
 				char buf[ADDR_STRLEN];
 
@@ -199,7 +178,7 @@ activation_warn_unused(const struct config *cfg)
 		char buf[ADDR_STRLEN];
 
 		for (j = 0; j < cfg->nlisteners; j++)
-			if (sockaddr_equal(sa,
+			if (addr_same(sa,
 			    (const struct sockaddr *)&cfg->listeners[j].addr.ss))
 				break;
 		if (j == cfg->nlisteners)

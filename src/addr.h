@@ -40,6 +40,10 @@ char	*addr_format(const struct sockaddr *, char *buf, size_t len);
 char	*addr_format_host(const struct sockaddr *, char *buf, size_t len);
 /* Parses "10.0.0.0/24", "::1/128", or a bare address (full-length prefix). */
 int	cidr_parse(const char *, struct cidr *, const char **err);
+/* True when a and b are the same IPv4 or IPv6 address and port, field by
+ * field (a getsockname result carries flow info and padding that a
+ * parsed address does not). */
+bool	addr_same(const struct sockaddr *a, const struct sockaddr *b);
 /* True when sa (v4, v6, or v4-mapped v6) lies inside c. */
 bool	cidr_match(const struct cidr *, const struct sockaddr *);
 

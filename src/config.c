@@ -399,9 +399,8 @@ static const struct ctab_key root_keys[] = {
 static bool
 addr_equal(const struct addr *a, const struct addr *b)
 {
-	/* addr_parse zeroes the whole storage, padding included. */
-	return a->len != 0 && a->len == b->len &&
-	    memcmp(&a->ss, &b->ss, a->len) == 0;
+	return a->len != 0 && addr_same((const struct sockaddr *)&a->ss,
+	    (const struct sockaddr *)&b->ss);
 }
 
 static bool

@@ -182,8 +182,8 @@ bool
 listener_same_address(const struct listener_conf *a,
     const struct listener_conf *b)
 {
-	return a->addr.len == b->addr.len &&
-	    memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) == 0;
+	return addr_same((const struct sockaddr *)&a->addr.ss,
+	    (const struct sockaddr *)&b->addr.ss);
 }
 
 static const struct listener_conf *
